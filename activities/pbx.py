@@ -1,0 +1,70 @@
+"""Activities that talk to the PBX platform's API."""
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from temporalio import activity
+
+from activities.http import request
+from activities.idempotency import idempotency_key
+from contracts.pbx import (
+    ActivityNames,
+    ServiceSnapshot,
+    TenantRef,
+    TransitionAccepted,
+    TransitionRequest,
+)
+
+
+def _snapshot(tenant: dict[str, Any], extensions: list[dict[str, Any]]) -> ServiceSnapshot:
+    service = tenant["service"]
+    return ServiceSnapshot(
+        tenant_id=tenant["id"],
+        tenant_name=tenant["name"],
+        state=service["state"],
+        billing_active=service["billing_active"],
+        extensions_total=len(extensions),
+        extensions_registered=sum(1 for ext in extensions if ext["registered"]),
+        access_visible=service.get("access") is not None,
+    )
+
+
+class PbxActivities:
+    def __init__(self, client: httpx.AsyncClient, callback_base_url: str) -> None:
+        self._client = client
+        self._callback_base_url = callback_base_url.rstrip("/")
+
+    async def _snapshot(self, tenant_id: str) -> ServiceSnapshot:
+        path = f"/pbx/tenants/{quote(tenant_id, safe='')}"
+        tenant = await request(self._client, "GET", path)
+        extensions = await request(self._client, "GET", f"{path}/extensions")
+        return _snapshot(tenant, extensions)
+
+    def _callback_url(self) -> str:
+        """Where the platform reports the job's end: the worker's receiver signals this workflow."""
+        workflow_id = activity.info().workflow_id
+        return f"{self._callback_base_url}/callbacks/platform/{quote(workflow_id, safe='')}"
+
+    @activity.defn(name=ActivityNames.PBX_REQUEST_TRANSITION)
+    async def request_transition(self, req: TransitionRequest) -> TransitionAccepted:
+        """Ask the platform to start a deactivation/reactivation job; returns at once.
+
+        The snapshot is read first so the workflow can prove afterwards what the job changed
+        (a deactivation must delete no extension and leave billing alone).
+        """
+        before = await self._snapshot(req.tenant_id)
+        job = await request(
+            self._client,
+            "POST",
+            f"/pbx/tenants/{quote(req.tenant_id, safe='')}/{req.kind.value}",
+            json={"callback_url": self._callback_url()},
+            idempotency_key=idempotency_key(),
+        )
+        activity.logger.info("platform accepted %s job %s", req.kind.value, job["job_id"])
+        return TransitionAccepted(job_id=job["job_id"], before=before)
+
+    @activity.defn(name=ActivityNames.PBX_GET_SERVICE)
+    async def get_service(self, ref: TenantRef) -> ServiceSnapshot:
+        """Read the service as it is now: the safety poll behind the platform's callback."""
+        return await self._snapshot(ref.tenant_id)

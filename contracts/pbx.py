@@ -1,0 +1,98 @@
+"""The PBX platform as activities see it: service states, requests and events."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ServiceState(StrEnum):
+    ACTIVE = "active"
+    DEACTIVATING = "deactivating"
+    DEACTIVATED = "deactivated"
+    REACTIVATING = "reactivating"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class TransitionKind(StrEnum):
+    """An asynchronous service state change the platform runs as a job."""
+
+    DEACTIVATION = "deactivation"
+    REACTIVATION = "reactivation"
+
+    @property
+    def from_state(self) -> ServiceState:
+        return _FROM[self]
+
+    @property
+    def target_state(self) -> ServiceState:
+        return _TARGET[self]
+
+    @property
+    def transient_state(self) -> ServiceState:
+        return _TRANSIENT[self]
+
+
+_FROM = {
+    TransitionKind.DEACTIVATION: ServiceState.ACTIVE,
+    TransitionKind.REACTIVATION: ServiceState.DEACTIVATED,
+}
+_TARGET = {
+    TransitionKind.DEACTIVATION: ServiceState.DEACTIVATED,
+    TransitionKind.REACTIVATION: ServiceState.ACTIVE,
+}
+_TRANSIENT = {
+    TransitionKind.DEACTIVATION: ServiceState.DEACTIVATING,
+    TransitionKind.REACTIVATION: ServiceState.REACTIVATING,
+}
+
+
+class TenantRef(BaseModel):
+    tenant_id: str
+
+
+class ServiceSnapshot(BaseModel):
+    """The facts about a tenant's service that procedures check before and after a change."""
+
+    tenant_id: str
+    tenant_name: str
+    state: ServiceState
+    billing_active: bool
+    extensions_total: int
+    extensions_registered: int
+    access_visible: bool
+
+
+class TransitionRequest(BaseModel):
+    tenant_id: str
+    kind: TransitionKind
+
+
+class TransitionAccepted(BaseModel):
+    """The platform took the job; ``before`` is the service as it was when the job started."""
+
+    job_id: str
+    before: ServiceSnapshot
+
+
+class PlatformEvent(BaseModel):
+    """Delivered by the platform's callback (via the worker's receiver) as a Signal."""
+
+    job_id: str
+    kind: str
+    tenant_id: str
+    state: ServiceState
+
+
+PLATFORM_EVENT_SIGNAL = "platform_event"
+
+
+class ActivityNames:
+    """Activity type names: workflows call them by name so they never import activity code."""
+
+    PBX_REQUEST_TRANSITION = "pbx.request_transition"
+    PBX_GET_SERVICE = "pbx.get_service"
+    HELPDESK_OPEN_TICKET = "helpdesk.open_ticket"
+    HELPDESK_COMMENT = "helpdesk.comment"
+    HELPDESK_RESOLVE = "helpdesk.resolve"
+    MAIL_SEND = "mail.send"

@@ -1,0 +1,58 @@
+"""Procedure names, workflow ids and the status model every procedure answers with."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Procedure(StrEnum):
+    """A procedure pbxops runs; the value is the workflow type and the ProcedureName attribute."""
+
+    DEACTIVATION = "ServiceDeactivation"
+    REACTIVATION = "ServiceReactivation"
+
+    @property
+    def id_prefix(self) -> str:
+        return _ID_PREFIXES[self]
+
+    def workflow_id(self, business_key: str) -> str:
+        """Workflow id ``<procedure>/<business key>``: one running procedure per key."""
+        return f"{self.id_prefix}/{business_key}"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_ID_PREFIXES = {
+    Procedure.DEACTIVATION: "pbx-deactivation",
+    Procedure.REACTIVATION: "pbx-reactivation",
+}
+_LABELS = {
+    Procedure.DEACTIVATION: "service deactivation",
+    Procedure.REACTIVATION: "service reactivation",
+}
+
+
+class Outcome(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ProcedureStatus(BaseModel):
+    """What the ``status`` query answers: enough to tell what is happening and what is stuck."""
+
+    procedure: Procedure
+    workflow_id: str
+    tenant_id: str
+    step: str
+    step_detail: str = ""
+    outcome: Outcome = Outcome.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    sla_deadline: datetime | None = None
+    escalated: bool = False
+    ticket_id: str | None = None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""Process-level plumbing shared by the worker and the CLI: settings, logging, Temporal client."""

@@ -1,0 +1,52 @@
+"""Connecting to Temporal the same way from the worker, the CLI, tests and benchmarks."""
+
+import asyncio
+import time
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
+
+from runtime.settings import Settings
+
+
+class TemporalUnreachable(Exception):
+    """Raised with a one-line, human explanation when the server cannot be reached."""
+
+
+def _tls(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        with (
+            open(settings.temporal_tls_cert, "rb") as cert,
+            open(settings.temporal_tls_key, "rb") as key,
+        ):
+            return TLSConfig(client_cert=cert.read(), client_private_key=key.read())
+    # An API key (Temporal Cloud) always travels over TLS.
+    return settings.temporal_tls or settings.temporal_api_key is not None
+
+
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, wait_seconds: float = 0
+) -> Client:
+    """Connect with pydantic payloads; ``wait_seconds`` lets a worker outlast server start-up."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                api_key=api_key,
+                tls=_tls(settings),
+                data_converter=pydantic_data_converter,
+                runtime=runtime,
+            )
+        except RuntimeError as err:
+            if time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            raise TemporalUnreachable(
+                f"cannot reach the Temporal server at {settings.temporal_address} "
+                "(is `make up` running?)"
+            ) from err

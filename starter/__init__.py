@@ -1,0 +1,1 @@
+"""The operator CLI, ``pbxops``: starts procedures, shows their progress, lists tickets."""

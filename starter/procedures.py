@@ -1,0 +1,179 @@
+"""Starting, finding and watching procedures on Temporal, for the CLI commands."""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from contracts import search_attributes as sa
+from contracts.procedures import Procedure, ProcedureStatus
+from runtime.links import workflow_url
+from runtime.settings import Settings
+from starter.errors import OperatorError
+
+STATUS_QUERY = "status"
+
+
+@dataclass
+class Started:
+    procedure: Procedure
+    workflow_id: str
+    run_id: str
+    url: str
+
+
+@dataclass
+class Listed:
+    workflow_id: str
+    run_id: str
+    procedure: str
+    tenant_id: str
+    step: str | None
+    sla_deadline: datetime | None
+    escalated: bool
+    ticket_id: str | None
+    status: str
+    started_at: datetime | None
+    url: str
+
+
+class Procedures:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+
+    def url(self, workflow_id: str, run_id: str | None = None) -> str:
+        return workflow_url(self._settings.ui_url, self._client.namespace, workflow_id, run_id)
+
+    async def start(
+        self,
+        procedure: Procedure,
+        business_key: str,
+        tenant_id: str,
+        payload: BaseModel,
+        summary: str,
+        details: str,
+    ) -> Started:
+        workflow_id = procedure.workflow_id(business_key)
+        try:
+            handle = await self._client.start_workflow(
+                procedure.value,
+                payload,
+                id=workflow_id,
+                task_queue=self._settings.task_queue,
+                # One running procedure per business key: a second start is refused, never doubled.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=summary,
+                static_details=details,
+                typed_search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.TENANT_ID, tenant_id),
+                        SearchAttributePair(sa.PROCEDURE_NAME, procedure.value),
+                        SearchAttributePair(sa.STEP, "requesting"),
+                    ]
+                ),
+            )
+        except WorkflowAlreadyStartedError as err:
+            raise OperatorError(
+                f"a {procedure.label} of {business_key} is already running: {self.url(workflow_id)}"
+            ) from err
+        return Started(procedure, workflow_id, handle.result_run_id or "", self.url(workflow_id))
+
+    async def running_for_tenant(self, tenant_id: str) -> list[Listed]:
+        query = f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running'"
+        return await self.list(query)
+
+    async def list(self, query: str, limit: int = 200) -> list[Listed]:
+        found: list[Listed] = []
+        async for execution in self._client.list_workflows(query, limit=limit):
+            attrs = execution.typed_search_attributes
+            found.append(
+                Listed(
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    procedure=attrs.get(sa.PROCEDURE_NAME) or execution.workflow_type,
+                    tenant_id=attrs.get(sa.TENANT_ID) or "",
+                    step=attrs.get(sa.STEP),
+                    sla_deadline=attrs.get(sa.SLA_DEADLINE),
+                    escalated=bool(attrs.get(sa.ESCALATED)),
+                    ticket_id=attrs.get(sa.TICKET_ID),
+                    status=_status_name(execution.status),
+                    started_at=execution.start_time,
+                    url=self.url(execution.id, execution.run_id),
+                )
+            )
+        return found
+
+    async def latest_for_tenant(self, tenant_id: str) -> Listed:
+        found = await self.list(f"TenantId = '{tenant_id}'", limit=50)
+        if not found:
+            raise OperatorError(f"no procedure has run for tenant '{tenant_id}'")
+        return max(found, key=lambda item: item.started_at or datetime.min)
+
+    def handle(self, workflow_id: str, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        return self._client.get_workflow_handle(workflow_id, run_id=run_id)
+
+    async def status(self, workflow_id: str, run_id: str | None = None) -> ProcedureStatus:
+        handle = self.handle(workflow_id, run_id)
+        try:
+            return await handle.query(STATUS_QUERY, result_type=ProcedureStatus)
+        except RPCError as err:
+            if "not found" in str(err).lower():
+                raise OperatorError(f"no procedure with workflow id '{workflow_id}'") from err
+            raise OperatorError(
+                f"cannot read the status of {workflow_id} (is the worker running?): {err}"
+            ) from err
+
+    async def watch(
+        self,
+        started: Started,
+        on_status: Callable[[ProcedureStatus], None],
+        result_type: type[BaseModel],
+        every: float = 1.0,
+    ) -> BaseModel:
+        """Follow a procedure until it ends, calling ``on_status`` with each new status."""
+        handle = self.handle(started.workflow_id, started.run_id)
+        result = asyncio.ensure_future(handle.result(result_type=result_type))
+        try:
+            while not result.done():
+                # A closed workflow with no worker to answer the query: the result will tell.
+                with contextlib.suppress(RPCError):
+                    on_status(await handle.query(STATUS_QUERY, result_type=ProcedureStatus))
+                await asyncio.wait({result}, timeout=every)
+            return result.result()
+        except WorkflowFailureError as err:
+            raise OperatorError(
+                f"{started.procedure.label} failed: {failure_message(err)} ({started.url})"
+            ) from err
+        finally:
+            result.cancel()
+
+
+def failure_message(err: WorkflowFailureError) -> str:
+    cause: BaseException | None = err.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return str(err.cause or err)
+
+
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.lower().replace("_", " ") if status else "unknown"

@@ -1,0 +1,129 @@
+"""An in-memory platform and helpdesk for workflow tests.
+
+Workflow tests are about orchestration (deadlines, tickets, retries), so the outside world is a
+fake here; the real activities are tested against the real simulator in tests/activities.
+The fake registers under the real activity names, so the workflow code under test is unchanged.
+"""
+
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
+from contracts.mail import EmailMessage, EmailSent
+from contracts.pbx import (
+    ActivityNames,
+    ServiceSnapshot,
+    ServiceState,
+    TenantRef,
+    TransitionAccepted,
+    TransitionRequest,
+)
+
+
+@dataclass
+class FakeTicket:
+    id: str
+    subject: str
+    body: str
+    status: str = "open"
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakePlatform:
+    tenant_id: str = "acme"
+    state: ServiceState = ServiceState.ACTIVE
+    extensions: int = 4
+    registered: int = 4
+    billing_active: bool = True
+    fail_requests: int = 0
+    """Answer the next N transition requests with a transient 5xx."""
+    tickets: list[FakeTicket] = field(default_factory=list)
+    mails: list[EmailMessage] = field(default_factory=list)
+    request_attempts: int = 0
+    polls: int = 0
+    _keys: set[str] = field(default_factory=set)
+
+    def snapshot(self) -> ServiceSnapshot:
+        return ServiceSnapshot(
+            tenant_id=self.tenant_id,
+            tenant_name="ACME S.r.l.",
+            state=self.state,
+            billing_active=self.billing_active,
+            extensions_total=self.extensions,
+            extensions_registered=self.registered,
+            access_visible=self.state == ServiceState.ACTIVE,
+        )
+
+    def finish(self, target: ServiceState) -> None:
+        """What the platform's job does when it ends."""
+        self.state = target
+        self.registered = 0 if target == ServiceState.DEACTIVATED else self.extensions
+
+    def _key(self) -> str:
+        info = activity.info()
+        return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+
+    def activities(self) -> list:
+        platform = self
+
+        @activity.defn(name=ActivityNames.PBX_REQUEST_TRANSITION)
+        async def request_transition(req: TransitionRequest) -> TransitionAccepted:
+            platform.request_attempts += 1
+            if req.tenant_id != platform.tenant_id:
+                raise ApplicationError(
+                    f"tenant '{req.tenant_id}' not found",
+                    type="PlatformRejected404",
+                    non_retryable=True,
+                )
+            if platform.fail_requests > 0:
+                platform.fail_requests -= 1
+                raise ApplicationError("answered 500: injected fault", type="PlatformUnavailable")
+            if platform.state != req.kind.from_state:
+                raise ApplicationError(
+                    f"service of tenant '{req.tenant_id}' is {platform.state.value}",
+                    type="PlatformRejected409",
+                    non_retryable=True,
+                )
+            before = platform.snapshot()
+            platform.state = req.kind.transient_state
+            return TransitionAccepted(job_id="job-1", before=before)
+
+        @activity.defn(name=ActivityNames.PBX_GET_SERVICE)
+        async def get_service(ref: TenantRef) -> ServiceSnapshot:
+            platform.polls += 1
+            return platform.snapshot()
+
+        @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
+        async def open_ticket(ticket: OpenTicket) -> Ticket:
+            key = platform._key()
+            if key not in platform._keys:
+                platform._keys.add(key)
+                platform.tickets.append(
+                    FakeTicket(f"T-{len(platform.tickets) + 1}", ticket.subject, ticket.body)
+                )
+            return Ticket(id=platform.tickets[-1].id, status="open")
+
+        @activity.defn(name=ActivityNames.HELPDESK_COMMENT)
+        async def comment(c: CommentOnTicket) -> Ticket:
+            platform.ticket(c.ticket_id).comments.append(c.body)
+            return Ticket(id=c.ticket_id, status=platform.ticket(c.ticket_id).status)
+
+        @activity.defn(name=ActivityNames.HELPDESK_RESOLVE)
+        async def resolve(r: ResolveTicket) -> Ticket:
+            ticket = platform.ticket(r.ticket_id)
+            ticket.status = "resolved"
+            ticket.comments.append(r.comment)
+            return Ticket(id=r.ticket_id, status="resolved")
+
+        @activity.defn(name=ActivityNames.MAIL_SEND)
+        async def send(email: EmailMessage) -> EmailSent:
+            platform.mails.append(email)
+            return EmailSent(message_id=f"<{len(platform.mails)}@test>", recipients=len(email.to))
+
+        return [request_transition, get_service, open_ticket, comment, resolve, send]
+
+    def ticket(self, ticket_id: str) -> FakeTicket:
+        return next(t for t in self.tickets if t.id == ticket_id)

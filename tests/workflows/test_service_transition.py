@@ -1,0 +1,214 @@
+"""ServiceDeactivation / ServiceReactivation on the time-skipping test server.
+
+15 minutes, hours and the 24-hour cap pass in milliseconds; the assertions are about what the
+procedure did (tickets, polls, states), never about wall-clock time.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from contracts.procedures import Outcome, ProcedureStatus
+from contracts.service_transition import ServiceTransitionInput
+from runtime.sandbox import workflow_runner
+from tests.workflows.fake_platform import FakePlatform
+from workflows import ALL_WORKFLOWS
+from workflows.service_transition import ServiceDeactivation, ServiceReactivation
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def platform(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakePlatform]:
+    fake = FakePlatform()
+    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=fake.task_queue,  # type: ignore[attr-defined]
+        workflows=ALL_WORKFLOWS,
+        activities=fake.activities(),
+        workflow_runner=workflow_runner(),
+    ):
+        yield fake
+
+
+async def start(
+    env: WorkflowEnvironment, platform: FakePlatform, workflow=ServiceDeactivation, **overrides
+) -> WorkflowHandle:
+    return await env.client.start_workflow(
+        workflow.run,
+        ServiceTransitionInput(tenant_id=overrides.pop("tenant_id", "acme"), **overrides),
+        id=f"pbx-test/{uuid.uuid4()}",
+        task_queue=platform.task_queue,  # type: ignore[attr-defined]
+    )
+
+
+async def platform_finishes(handle: WorkflowHandle, platform: FakePlatform, state: ServiceState):
+    platform.finish(state)
+    await handle.signal(
+        PLATFORM_EVENT_SIGNAL,
+        PlatformEvent(job_id="job-1", kind="deactivation", tenant_id="acme", state=state),
+    )
+
+
+async def status(handle: WorkflowHandle) -> ProcedureStatus:
+    return await handle.query("status", result_type=ProcedureStatus)
+
+
+async def test_finishes_within_sla_opens_no_ticket(time_skipping_env, platform):
+    handle = await start(time_skipping_env, platform, requested_by="ops@provider.example")
+    await time_skipping_env.sleep(timedelta(minutes=10))
+    await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
+
+    result = await handle.result()
+
+    assert result.state == ServiceState.DEACTIVATED
+    assert not result.escalated and result.ticket_id is None
+    assert platform.tickets == []
+    # The callback made polling unnecessary: the only read is the final verification.
+    assert platform.polls == 1
+    assert platform.extensions == 4 and platform.registered == 0 and platform.billing_active
+    assert [mail.to for mail in platform.mails] == [["ops@provider.example"]]
+    assert "billing continues" in platform.mails[0].text
+
+
+async def test_stuck_platform_opens_exactly_one_ticket_then_resolves_it(
+    time_skipping_env, platform
+):
+    handle = await start(time_skipping_env, platform)
+    await time_skipping_env.sleep(timedelta(minutes=14))
+    assert platform.tickets == []
+
+    await time_skipping_env.sleep(timedelta(minutes=2))
+    assert len(platform.tickets) == 1
+    ticket = platform.tickets[0]
+    assert "not finished after 15 minutes" in ticket.subject
+    current = await status(handle)
+    assert current.escalated and current.ticket_id == ticket.id
+
+    # Hours more of waiting: safety polls, never a second ticket.
+    await time_skipping_env.sleep(timedelta(hours=6))
+    assert len(platform.tickets) == 1
+    assert platform.polls >= 2
+
+    await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
+    result = await handle.result()
+
+    assert result.escalated and result.ticket_id == ticket.id
+    assert ticket.status == "resolved"
+    assert "completed after" in ticket.comments[-1]
+
+
+async def test_lost_callback_is_caught_by_the_safety_poll_before_any_ticket(
+    time_skipping_env, platform
+):
+    handle = await start(time_skipping_env, platform)
+    await time_skipping_env.sleep(timedelta(minutes=3))
+    platform.finish(ServiceState.DEACTIVATED)  # the job ends but its callback never arrives
+
+    result = await handle.result()
+
+    assert result.state == ServiceState.DEACTIVATED
+    assert platform.tickets == []
+
+
+async def test_hard_cap_fails_with_a_reason_and_leaves_the_ticket_open(time_skipping_env, platform):
+    handle = await start(time_skipping_env, platform, hard_cap=timedelta(hours=24))
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.message == (
+        "the platform did not finish the service deactivation of tenant 'acme' within 24 hours"
+    )
+    assert len(platform.tickets) == 1
+    assert platform.tickets[0].status == "open"
+    assert "Needs a person" in platform.tickets[0].comments[-1]
+    final = await status(handle)
+    assert final.outcome == Outcome.FAILED and final.error == cause.message
+
+
+async def test_platform_5xx_bursts_are_retried_until_it_completes(time_skipping_env, platform):
+    platform.fail_requests = 3
+    handle = await start(time_skipping_env, platform)
+    await time_skipping_env.sleep(timedelta(minutes=1))
+    await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
+
+    result = await handle.result()
+
+    assert result.state == ServiceState.DEACTIVATED
+    assert platform.request_attempts == 4
+
+
+async def test_unknown_tenant_fails_fast_and_changes_nothing(time_skipping_env, platform):
+    handle = await start(time_skipping_env, platform, tenant_id="nobody")
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert failure.value.cause.message == "tenant 'nobody' not found"
+    assert platform.request_attempts == 1  # non-retryable: no second attempt
+    assert platform.state == ServiceState.ACTIVE
+    assert platform.tickets == [] and platform.mails == []
+
+
+async def test_wrong_state_fails_fast(time_skipping_env, platform):
+    platform.state = ServiceState.DEACTIVATED
+    handle = await start(time_skipping_env, platform)
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert "is deactivated" in failure.value.cause.message
+    assert platform.state == ServiceState.DEACTIVATED and platform.tickets == []
+
+
+async def test_a_deleted_extension_fails_verification(time_skipping_env, platform):
+    handle = await start(time_skipping_env, platform)
+    await time_skipping_env.sleep(timedelta(minutes=1))
+    platform.extensions = 3  # a broken platform deleting an extension while deactivating
+    await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert "extensions went from 4 to 3 (no extension may be deleted)" in (
+        failure.value.cause.message
+    )
+
+
+async def test_reactivation_brings_the_service_back(time_skipping_env, platform):
+    platform.state = ServiceState.DEACTIVATED
+    platform.registered = 0
+    handle = await start(time_skipping_env, platform, workflow=ServiceReactivation)
+    await time_skipping_env.sleep(timedelta(minutes=2))
+    await platform_finishes(handle, platform, ServiceState.ACTIVE)
+
+    result = await handle.result()
+
+    assert result.state == ServiceState.ACTIVE
+    assert platform.registered == platform.extensions
+    assert platform.tickets == []
+
+
+async def test_status_query_reports_the_waiting_step_and_deadline(time_skipping_env, platform):
+    handle = await start(time_skipping_env, platform)
+    await time_skipping_env.sleep(timedelta(minutes=1))
+
+    current = await status(handle)
+
+    assert current.step == "waiting-for-platform"
+    assert current.sla_deadline == current.started_at + timedelta(minutes=15)
+    assert current.outcome == Outcome.RUNNING and not current.escalated
+    await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
+    await handle.result()

@@ -1,0 +1,118 @@
+"""The pbxops worker: every workflow and activity on one task queue.
+
+One process also serves the platform-callback receiver (webhook → Signal) and Prometheus metrics
+(the SDK's own, on ``PBXOPS_METRICS_BIND``). SIGINT/SIGTERM stop it gracefully: running activities
+get ``graceful_shutdown_timeout`` to finish, and anything unfinished is retried by another worker.
+
+    python worker.py
+"""
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import httpx
+import structlog
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.helpdesk import HelpdeskActivities
+from activities.mail import MailActivities, SmtpSender
+from activities.pbx import PbxActivities
+from runtime.callback_receiver import create_receiver, embedded_server
+from runtime.logging import configure_logging
+from runtime.sandbox import workflow_runner
+from runtime.settings import Settings, get_settings
+from runtime.temporal import TemporalUnreachable, connect
+from workflows import ALL_WORKFLOWS
+
+log = structlog.get_logger("pbxops.worker")
+
+
+def platform_client(settings: Settings) -> httpx.AsyncClient:
+    token = settings.platform_token.get_secret_value()
+    return httpx.AsyncClient(
+        base_url=settings.platform_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=settings.http_timeout_seconds,
+    )
+
+
+def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
+    """Every activity the task queue serves, each class with its client injected."""
+    pbx = PbxActivities(http, settings.callback_base_url)
+    helpdesk = HelpdeskActivities(http, settings.ui_url)
+    sender = SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        start_tls=settings.smtp_starttls,
+    )
+    mail = MailActivities(sender, settings.mail_from)
+    return [
+        pbx.request_transition,
+        pbx.get_service,
+        helpdesk.open_ticket,
+        helpdesk.comment,
+        helpdesk.resolve,
+        mail.send,
+    ]
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind))
+    )
+    client = await connect(settings, runtime=runtime, wait_seconds=60)
+    receiver = embedded_server(
+        create_receiver(client, settings.platform_token.get_secret_value()),
+        settings.callback_bind_host,
+        settings.callback_port,
+    )
+    async with platform_client(settings) as http:
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=ALL_WORKFLOWS,
+            activities=build_activities(settings, http),
+            workflow_runner=workflow_runner(),
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        receiver_task = asyncio.create_task(receiver.serve(), name="callback-receiver")
+        log.info(
+            "worker started",
+            temporal=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            task_queue=settings.task_queue,
+            callbacks=settings.callback_base_url,
+            metrics=f"http://{settings.metrics_bind}/metrics",
+        )
+        async with worker:
+            await stop.wait()
+            log.info("stopping: finishing running activities")
+        receiver.should_exit = True
+        await receiver_task
+    log.info("worker stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    try:
+        asyncio.run(_main())
+    except TemporalUnreachable as err:
+        log.error(str(err))
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Typed calls to activities, with their timeouts and retry policies in one place.
+
+Workflows call activities by name (``contracts.pbx.ActivityNames``), so workflow code never imports
+an activity's HTTP or SMTP client. Every mutating call gets an explicit ``activity_id`` naming its
+step: the activity derives its idempotency key from it.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
+    from contracts.mail import EmailMessage, EmailSent
+    from contracts.pbx import (
+        ActivityNames,
+        ServiceSnapshot,
+        TenantRef,
+        TransitionAccepted,
+        TransitionRequest,
+    )
+
+# Transient platform errors (5xx, timeouts) are retried with back-off up to 30 s apart; 4xx answers
+# are non-retryable ApplicationErrors raised by the activity and end the attempt at once.
+PLATFORM_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+# A request or a ticket must get through eventually; give the platform an hour of outages.
+MUST_SUCCEED = timedelta(hours=1)
+# A safety poll that fails is not fatal: the next one (or the callback) will do.
+BEST_EFFORT = timedelta(minutes=5)
+PER_ATTEMPT = timedelta(seconds=30)
+
+
+async def request_transition(req: TransitionRequest) -> TransitionAccepted:
+    return await workflow.execute_activity(
+        ActivityNames.PBX_REQUEST_TRANSITION,
+        req,
+        result_type=TransitionAccepted,
+        activity_id=f"request-{req.kind.value}",
+        start_to_close_timeout=PER_ATTEMPT,
+        schedule_to_close_timeout=MUST_SUCCEED,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"ask the platform to start the {req.kind.value}",
+    )
+
+
+async def get_service(tenant_id: str, *, activity_id: str, must_succeed: bool) -> ServiceSnapshot:
+    return await workflow.execute_activity(
+        ActivityNames.PBX_GET_SERVICE,
+        TenantRef(tenant_id=tenant_id),
+        result_type=ServiceSnapshot,
+        activity_id=activity_id,
+        start_to_close_timeout=PER_ATTEMPT,
+        schedule_to_close_timeout=MUST_SUCCEED if must_succeed else BEST_EFFORT,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"read the service of {tenant_id}",
+    )
+
+
+async def open_ticket(ticket: OpenTicket, *, step: str) -> Ticket:
+    return await workflow.execute_activity(
+        ActivityNames.HELPDESK_OPEN_TICKET,
+        ticket,
+        result_type=Ticket,
+        activity_id=step,
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary="open a support ticket",
+    )
+
+
+async def comment_on_ticket(comment: CommentOnTicket, *, step: str) -> Ticket:
+    return await workflow.execute_activity(
+        ActivityNames.HELPDESK_COMMENT,
+        comment,
+        result_type=Ticket,
+        activity_id=step,
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"comment on ticket {comment.ticket_id}",
+    )
+
+
+async def resolve_ticket(resolution: ResolveTicket, *, step: str) -> Ticket:
+    return await workflow.execute_activity(
+        ActivityNames.HELPDESK_RESOLVE,
+        resolution,
+        result_type=Ticket,
+        activity_id=step,
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"resolve ticket {resolution.ticket_id}",
+    )
+
+
+async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
+    return await workflow.execute_activity(
+        ActivityNames.MAIL_SEND,
+        email,
+        result_type=EmailSent,
+        activity_id=step,
+        start_to_close_timeout=PER_ATTEMPT,
+        # Keep trying while the mail server is down: the mail must go out, once.
+        retry_policy=PLATFORM_RETRY,
+        summary=f"email {len(email.to)} recipient(s)",
+    )

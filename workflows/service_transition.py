@@ -1,0 +1,298 @@
+"""Cloud PBX service deactivation (PROCEDURES.md §1) and its reverse path, reactivation.
+
+Deactivation switches the service off and blocks access; it deletes nothing and billing goes on.
+The platform runs it as a job that "can take up to 15 minutes": past that a support ticket is
+opened, the procedure keeps waiting, and when the job finally ends the ticket is resolved.
+"""
+
+from datetime import timedelta
+from typing import ClassVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts import search_attributes as sa
+    from contracts.mail import EmailMessage
+    from contracts.pbx import (
+        PLATFORM_EVENT_SIGNAL,
+        PlatformEvent,
+        ServiceSnapshot,
+        TransitionKind,
+        TransitionRequest,
+    )
+    from contracts.procedures import Outcome, Procedure, ProcedureStatus
+    from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+
+from workflows import calls
+from workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
+
+
+class Step:
+    REQUESTING = "requesting"
+    WAITING = "waiting-for-platform"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+
+
+class _ServiceTransition:
+    """Shared by both directions; subclasses only name their procedure and platform job."""
+
+    procedure: ClassVar[Procedure]
+    kind: ClassVar[TransitionKind]
+
+    def __init__(self, inp: ServiceTransitionInput) -> None:
+        self._input = inp
+        self._job_id: str | None = None
+        self._events: list[PlatformEvent] = []
+        self._polls = 0
+        self._escalation = Escalation(inp.tenant_id)
+        self._status = ProcedureStatus(
+            procedure=self.procedure,
+            workflow_id=workflow.info().workflow_id,
+            tenant_id=inp.tenant_id,
+            step=Step.REQUESTING,
+            started_at=workflow.now(),
+        )
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _on_platform_event(self, event: PlatformEvent) -> None:
+        self._events.append(event)
+
+    def _current_status(self) -> ProcedureStatus:
+        return self._status.model_copy(update={"ticket_id": self._escalation.ticket_id})
+
+    # --- the procedure --------------------------------------------------------------------------
+
+    async def _run(self) -> ServiceTransitionResult:
+        inp = self._input
+        label = self.procedure.label
+        self._enter(
+            Step.REQUESTING, f"Asking the platform to start the {label} of `{inp.tenant_id}`."
+        )
+        try:
+            accepted = await calls.request_transition(
+                TransitionRequest(tenant_id=inp.tenant_id, kind=self.kind)
+            )
+        except ActivityError as err:
+            # Unknown tenant, wrong state: the platform's own sentence, nothing was changed.
+            raise self._failed(_cause_message(err), "PlatformRejected") from err
+        self._job_id = accepted.job_id
+        before = accepted.before
+
+        started = self._status.started_at
+        window = SlaWindow(deadline=started + inp.sla, hard_cap_at=started + inp.hard_cap)
+        self._status.sla_deadline = window.deadline
+        workflow.upsert_search_attributes(
+            [sa.STEP.value_set(Step.WAITING), sa.SLA_DEADLINE.value_set(window.deadline)]
+        )
+        self._enter(
+            Step.WAITING,
+            f"Platform job `{accepted.job_id}` is {self.kind.transient_state.value} "
+            f"`{inp.tenant_id}` ({before.tenant_name}).\n\n"
+            f"Support ticket if not {self.kind.target_state.value} by "
+            f"**{window.deadline:%Y-%m-%d %H:%M} UTC** ({_minutes(inp.sla)} SLA); "
+            f"gives up at {window.hard_cap_at:%Y-%m-%d %H:%M} UTC.",
+        )
+        try:
+            await wait_with_sla(
+                reached=self._target_reported,
+                poll=self._safety_poll,
+                window=window,
+                on_breach=self._escalate,
+                what=f"{inp.tenant_id} is {self.kind.target_state.value}",
+            )
+        except HardCapReached as err:
+            message = (
+                f"the platform did not finish the {label} of tenant '{inp.tenant_id}' within "
+                f"{_minutes(inp.hard_cap)}"
+            )
+            await self._escalation.comment(f"pbxops stopped waiting: {message}. Needs a person.")
+            raise self._failed(message, "HardCapReached") from err
+
+        self._enter(Step.VERIFYING, "Checking what the platform changed.")
+        after = await calls.get_service(inp.tenant_id, activity_id="verify", must_succeed=True)
+        self._verify(before, after)
+
+        took = workflow.now() - started
+        if self._escalation.ticket_id:
+            await self._escalation.resolve(
+                f"The {label} completed after {_minutes(took)} (SLA {_minutes(inp.sla)}). "
+                "Resolved automatically by pbxops."
+            )
+        if inp.requested_by:
+            await calls.send_email(
+                self._completion_email(str(inp.requested_by), took), step="notify"
+            )
+        self._status.outcome = Outcome.COMPLETED
+        self._status.finished_at = workflow.now()
+        self._enter(Step.DONE, f"Service of `{inp.tenant_id}` is {after.state.value}.")
+        return ServiceTransitionResult(
+            tenant_id=inp.tenant_id,
+            state=after.state,
+            escalated=self._escalation.ticket_id is not None,
+            ticket_id=self._escalation.ticket_id,
+            took_seconds=took.total_seconds(),
+        )
+
+    def _target_reported(self) -> bool:
+        return any(
+            event.state == self.kind.target_state
+            and (self._job_id is None or event.job_id == self._job_id)
+            for event in self._events
+        )
+
+    async def _safety_poll(self) -> bool:
+        """Ask the platform directly, in case its callback was lost."""
+        self._polls += 1
+        try:
+            snapshot = await calls.get_service(
+                self._input.tenant_id, activity_id=f"poll-{self._polls}", must_succeed=False
+            )
+        except ActivityError:
+            workflow.logger.warning("safety poll failed; waiting for the next one")
+            return False
+        return snapshot.state == self.kind.target_state
+
+    async def _escalate(self) -> None:
+        inp = self._input
+        label = self.procedure.label
+        ticket = await self._escalation.open(
+            subject=f"{label.capitalize()} of tenant {inp.tenant_id} not finished after "
+            f"{_minutes(inp.sla)}",
+            body=(
+                f"pbxops asked the platform to start the {label} of tenant '{inp.tenant_id}' at "
+                f"{self._status.started_at:%Y-%m-%d %H:%M} UTC (platform job {self._job_id}). "
+                f"The provider's documented limit is {_minutes(inp.sla)} and the service is still "
+                f"not {self.kind.target_state.value}. pbxops keeps waiting and will resolve this "
+                "ticket when the platform finishes."
+            ),
+        )
+        self._status.escalated = True
+        self._status.step_detail += f"\n\n**Escalated**: support ticket `{ticket}`."
+        workflow.set_current_details(self._status.step_detail)
+
+    def _verify(self, before: ServiceSnapshot, after: ServiceSnapshot) -> None:
+        """The source's promises, checked rather than trusted."""
+        problems = []
+        if after.state != self.kind.target_state:
+            problems.append(
+                f"state is {after.state.value}, expected {self.kind.target_state.value}"
+            )
+        if after.extensions_total != before.extensions_total:
+            problems.append(
+                f"extensions went from {before.extensions_total} to {after.extensions_total}"
+                " (no extension may be deleted)"
+            )
+        if after.billing_active != before.billing_active:
+            problems.append("billing changed (it must continue unchanged)")
+        if self.kind is TransitionKind.DEACTIVATION:
+            if after.extensions_registered:
+                problems.append(f"{after.extensions_registered} extension(s) still registered")
+            if after.access_visible:
+                problems.append("access information is still shown")
+        if problems:
+            raise self._failed(
+                f"the platform reported the {self.procedure.label} of tenant "
+                f"'{self._input.tenant_id}' done, but " + "; ".join(problems),
+                "VerificationFailed",
+            )
+
+    def _completion_email(self, to: str, took: timedelta) -> EmailMessage:
+        tenant = self._input.tenant_id
+        state = self.kind.target_state.value
+        lines = [
+            f"The {self.procedure.label} of tenant {tenant} is complete: the service is {state}.",
+            f"It took {_minutes(took)}.",
+        ]
+        if self.kind is TransitionKind.DEACTIVATION:
+            lines.append(
+                "Extensions are deregistered, none was deleted, and billing continues: "
+                "only a deletion stops it."
+            )
+        if self._escalation.ticket_id:
+            lines.append(f"Support ticket {self._escalation.ticket_id} was resolved.")
+        return EmailMessage(
+            to=[to], subject=f"Service {state}: tenant {tenant}", text="\n".join(lines)
+        )
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+
+    def _enter(self, step: str, detail: str) -> None:
+        """Record the step for the status query and the UI's current details.
+
+        The Step search attribute is upserted only when waiting starts: each upsert is a history
+        event and a billable action, and "waiting" is the step people search for.
+        """
+        self._status.step = step
+        self._status.step_detail = detail
+        workflow.set_current_details(f"**{step}**\n\n{detail}")
+
+    def _failed(self, message: str, kind: str) -> ApplicationError:
+        self._status.outcome = Outcome.FAILED
+        self._status.error = message
+        self._status.finished_at = workflow.now()
+        self._enter(Step.FAILED, message)
+        return fail(message, kind)
+
+
+def _cause_message(err: ActivityError) -> str:
+    cause = err.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(err)
+
+
+@workflow.defn(name=Procedure.DEACTIVATION.value)
+class ServiceDeactivation(_ServiceTransition):
+    """Switch a tenant's Cloud PBX service off; ticket past 15 minutes; billing untouched."""
+
+    procedure = Procedure.DEACTIVATION
+    kind = TransitionKind.DEACTIVATION
+
+    @workflow.init
+    def __init__(self, inp: ServiceTransitionInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ServiceTransitionInput) -> ServiceTransitionResult:
+        return await self._run()
+
+    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
+    def platform_event(self, event: PlatformEvent) -> None:
+        self._on_platform_event(event)
+
+    @workflow.query(description="Step, SLA deadline, ticket and timing of this procedure.")
+    def status(self) -> ProcedureStatus:
+        return self._current_status()
+
+
+@workflow.defn(name=Procedure.REACTIVATION.value)
+class ServiceReactivation(_ServiceTransition):
+    """Switch a deactivated service back on (beyond the source; the same shape)."""
+
+    procedure = Procedure.REACTIVATION
+    kind = TransitionKind.REACTIVATION
+
+    @workflow.init
+    def __init__(self, inp: ServiceTransitionInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ServiceTransitionInput) -> ServiceTransitionResult:
+        return await self._run()
+
+    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
+    def platform_event(self, event: PlatformEvent) -> None:
+        self._on_platform_event(event)
+
+    @workflow.query(description="Step, SLA deadline, ticket and timing of this procedure.")
+    def status(self) -> ProcedureStatus:
+        return self._current_status()

@@ -1,0 +1,119 @@
+"""The shared deadline helper: wait for something; past the SLA open one ticket and keep waiting.
+
+Waiting is callback-first. The platform reports the end of its job (webhook → Signal), so a
+procedure that finishes in time costs one timer and one signal whatever the wait. Behind the
+callback runs a slow *safety poll*: the first at the SLA deadline (a ticket is only opened after the
+platform confirmed it is really not done), then at doubling intervals up to ``max_poll_interval``,
+so a lost callback delays completion but never loses it, and a stuck platform costs a handful of
+polls per day instead of one per few seconds. Never a loop of short activities.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts import search_attributes as sa
+    from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
+
+from workflows import calls
+
+DEFAULT_MAX_POLL_INTERVAL = timedelta(hours=4)
+_MIN_WAIT = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class SlaWindow:
+    deadline: datetime
+    """Past this, the support ticket is opened."""
+    hard_cap_at: datetime
+    """Past this, the procedure stops waiting and fails."""
+    max_poll_interval: timedelta = DEFAULT_MAX_POLL_INTERVAL
+
+
+class HardCapReached(Exception):
+    pass
+
+
+async def wait_with_sla(
+    *,
+    reached: Callable[[], bool],
+    poll: Callable[[], Awaitable[bool]],
+    window: SlaWindow,
+    on_breach: Callable[[], Awaitable[None]],
+    what: str,
+) -> None:
+    """Return once ``reached()`` holds (or a safety ``poll()`` says so).
+
+    ``on_breach`` runs once when the deadline passes; ``HardCapReached`` is raised at the cap.
+    """
+    if reached():
+        return
+    next_poll_at = window.deadline
+    interval = max(window.deadline - workflow.now(), _MIN_WAIT)
+    breached = False
+    while True:
+        now = workflow.now()
+        wake_at = min(next_poll_at, window.hard_cap_at)
+        if not breached:
+            wake_at = min(wake_at, window.deadline)
+        try:
+            await workflow.wait_condition(
+                reached, timeout=max(wake_at - now, _MIN_WAIT), timeout_summary=f"until {what}"
+            )
+            return
+        except TimeoutError:
+            pass
+        now = workflow.now()
+        due_for_poll = now >= next_poll_at or now >= window.hard_cap_at
+        if due_for_poll or (not breached and now >= window.deadline):
+            if await poll():
+                return
+            interval = min(interval * 2, window.max_poll_interval)
+            next_poll_at = now + interval
+        if now >= window.hard_cap_at:
+            raise HardCapReached(what)
+        if not breached and now >= window.deadline:
+            breached = True
+            await on_breach()
+
+
+class Escalation:
+    """The support ticket of one procedure: opened at most once, resolved when the work is done."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self._tenant_id = tenant_id
+        self.ticket_id: str | None = None
+
+    async def open(self, subject: str, body: str) -> str:
+        if self.ticket_id is None:
+            ticket = await calls.open_ticket(
+                OpenTicket(subject=subject, body=body, tenant_id=self._tenant_id),
+                step="sla-ticket",
+            )
+            self.ticket_id = ticket.id
+            workflow.upsert_search_attributes(
+                [sa.ESCALATED.value_set(True), sa.TICKET_ID.value_set(ticket.id)]
+            )
+            workflow.logger.warning("SLA passed: opened ticket %s", ticket.id)
+        return self.ticket_id
+
+    async def resolve(self, comment: str) -> None:
+        if self.ticket_id is not None:
+            await calls.resolve_ticket(
+                ResolveTicket(ticket_id=self.ticket_id, comment=comment), step="sla-ticket-resolve"
+            )
+
+    async def comment(self, body: str) -> None:
+        if self.ticket_id is not None:
+            await calls.comment_on_ticket(
+                CommentOnTicket(ticket_id=self.ticket_id, body=body), step="sla-ticket-comment"
+            )
+
+
+def fail(message: str, kind: str) -> ApplicationError:
+    """A procedure failure with a human sentence: shown as-is by the UI and the CLI."""
+    return ApplicationError(message, type=kind, non_retryable=True)
