@@ -83,8 +83,8 @@ async def _transition(
     state = tenant["service"]["state"]
     if state != kind.from_state.value:
         raise OperatorError(
-            f"the service of tenant '{tenant_id}' is {state}; only a {kind.from_state.value} "
-            f"service can start a {kind.value}"
+            f"the service of tenant '{tenant_id}' is {state}; a {kind.value} needs it "
+            f"{kind.from_state.value}"
         )
     client = await connect(settings)
     procedures = Procedures(client, settings)

@@ -1,0 +1,158 @@
+"""The real activities against the real simulator (HTTP) and its real SMTP mailbox."""
+
+import asyncio
+import dataclasses
+import uuid
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.helpdesk import HelpdeskActivities
+from activities.mail import MailActivities, SmtpSender
+from activities.pbx import PbxActivities
+from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
+from contracts.mail import EmailMessage
+from contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
+from tests.processes import free_port, wait_until
+from tests.stack import Stack
+
+UI = "http://ui.example:8233"
+
+
+def activity_env(step: str, workflow_id: str | None = None) -> ActivityEnvironment:
+    """An activity context as a workflow step would give it (ids feed the idempotency key)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info,
+        workflow_id=workflow_id or f"pbx-deactivation/{uuid.uuid4()}",
+        workflow_run_id="run-1",
+        activity_id=step,
+        workflow_namespace="default",
+    )
+    return env
+
+
+async def test_request_transition_starts_the_job_and_is_idempotent(simulator: Stack, http):
+    simulator.put_tenant("act-a", deactivation_seconds=0.3)
+    pbx = PbxActivities(http, "http://127.0.0.1:9/unused")
+    env = activity_env("request-deactivation")
+    request = TransitionRequest(tenant_id="act-a", kind=TransitionKind.DEACTIVATION)
+
+    first = await env.run(pbx.request_transition, request)
+    # A retry after a crash sends the same key: the platform answers the same job, no 409.
+    again = await env.run(pbx.request_transition, request)
+
+    assert again.job_id == first.job_id
+    assert first.before.state == ServiceState.ACTIVE and first.before.extensions_total == 4
+
+    for _ in range(100):  # the job takes 0.3 s in the simulator
+        snap = await activity_env("poll").run(pbx.get_service, TenantRef(tenant_id="act-a"))
+        if snap.state == ServiceState.DEACTIVATED:
+            break
+        await asyncio.sleep(0.1)
+    after = await activity_env("verify").run(pbx.get_service, TenantRef(tenant_id="act-a"))
+    assert after.state == ServiceState.DEACTIVATED
+    assert after.extensions_total == 4 and after.extensions_registered == 0
+    assert after.billing_active and not after.access_visible
+
+
+async def test_unknown_tenant_is_non_retryable_with_the_platform_sentence(simulator, http):
+    pbx = PbxActivities(http, "http://127.0.0.1:9")
+    with pytest.raises(ApplicationError) as err:
+        await activity_env("request-deactivation").run(
+            pbx.request_transition,
+            TransitionRequest(tenant_id="act-nobody", kind=TransitionKind.DEACTIVATION),
+        )
+    assert err.value.non_retryable
+    assert err.value.message == "tenant 'act-nobody' not found"
+
+
+async def test_wrong_state_is_non_retryable_409(simulator: Stack, http):
+    simulator.put_tenant("act-off", state="deactivated")
+    pbx = PbxActivities(http, "http://127.0.0.1:9")
+    with pytest.raises(ApplicationError) as err:
+        await activity_env("request-deactivation").run(
+            pbx.request_transition,
+            TransitionRequest(tenant_id="act-off", kind=TransitionKind.DEACTIVATION),
+        )
+    assert err.value.non_retryable and err.value.type == "PlatformRejected409"
+    assert "deactivated" in err.value.message
+
+
+async def test_platform_500_is_retryable(simulator: Stack, http):
+    simulator.put_tenant("act-faulty")
+    await http.put("/admin/faults", json={"route_prefix": "/pbx", "error_rate": 1.0})
+    try:
+        pbx = PbxActivities(http, "http://127.0.0.1:9")
+        with pytest.raises(ApplicationError) as err:
+            await activity_env("poll").run(pbx.get_service, TenantRef(tenant_id="act-faulty"))
+        assert not err.value.non_retryable
+        assert "500" in err.value.message
+    finally:
+        await http.delete("/admin/faults")
+
+
+async def test_unreachable_platform_is_retryable():
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}") as dead:
+        pbx = PbxActivities(dead, "http://127.0.0.1:9")
+        with pytest.raises(ApplicationError) as err:
+            await activity_env("poll").run(pbx.get_service, TenantRef(tenant_id="x"))
+    assert not err.value.non_retryable and err.value.type == "PlatformUnavailable"
+
+
+async def test_ticket_is_opened_once_per_step_then_commented_and_resolved(simulator, http):
+    helpdesk = HelpdeskActivities(http, UI)
+    env = activity_env("sla-ticket", workflow_id="pbx-deactivation/act-t")
+    ask = OpenTicket(subject="Deactivation late", body="still running", tenant_id="act-t")
+
+    first = await env.run(helpdesk.open_ticket, ask)
+    retried = await env.run(helpdesk.open_ticket, ask)
+
+    assert retried.id == first.id
+    found = (await http.get("/helpdesk/tickets", params={"tenant_id": "act-t"})).json()
+    assert len(found) == 1
+    assert found[0]["workflow_url"] == (
+        f"{UI}/namespaces/default/workflows/pbx-deactivation%2Fact-t"
+    )
+    assert found[0]["workflow_url"] in found[0]["body"]
+
+    await activity_env("sla-ticket-comment", "pbx-deactivation/act-t").run(
+        helpdesk.comment, CommentOnTicket(ticket_id=first.id, body="still waiting")
+    )
+    resolved = await activity_env("sla-ticket-resolve", "pbx-deactivation/act-t").run(
+        helpdesk.resolve, ResolveTicket(ticket_id=first.id, comment="done after 20 minutes")
+    )
+    assert resolved.status == "resolved"
+    ticket = (await http.get(f"/helpdesk/tickets/{first.id}")).json()
+    assert [c["body"] for c in ticket["comments"]][:1] == ["still waiting"]
+
+
+async def test_mail_goes_through_real_smtp_once_even_when_retried(simulator: Stack):
+    mail = MailActivities(SmtpSender("127.0.0.1", simulator.smtp_port), "pbxops <noreply@x.it>")
+    to = f"{uuid.uuid4().hex[:8]}@acme.example"
+    email = EmailMessage(to=[to], subject="Service deactivated", text="plain", html="<b>rich</b>")
+    env = activity_env("notify")
+
+    sent = await env.run(mail.send, email)
+    await env.run(mail.send, email)  # a retry after the server accepted: same Message-ID
+
+    def delivered() -> list[dict]:
+        found = httpx.get(f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{to}"})
+        return found.json()["messages"]
+
+    wait_until(lambda: len(delivered()) == 1, 10, "the message in the mailbox")
+    [summary] = delivered()
+    message = httpx.get(f"{simulator.platform_url}/api/v1/message/{summary['ID']}").json()
+    assert message["MessageID"] in sent.message_id
+    assert message["Subject"] == "Service deactivated"
+    assert message["Text"].strip() == "plain" and "<b>rich</b>" in message["HTML"]
+
+
+async def test_mail_server_down_is_retryable():
+    mail = MailActivities(SmtpSender("127.0.0.1", free_port(), timeout=2), "x@x.it")
+    email = EmailMessage(to=["a@acme.example"], subject="s", text="t")
+    with pytest.raises(ApplicationError) as err:
+        await activity_env("notify").run(mail.send, email)
+    assert not err.value.non_retryable and err.value.type == "MailUnavailable"
