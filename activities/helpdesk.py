@@ -6,7 +6,7 @@ import httpx
 from temporalio import activity
 
 from activities.http import request
-from activities.idempotency import idempotency_key
+from activities.idempotency import idempotency_key, workflow_of_activity
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
 from contracts.pbx import ActivityNames
 from runtime.links import workflow_url
@@ -23,8 +23,8 @@ class HelpdeskActivities:
     @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
     async def open_ticket(self, ticket: OpenTicket) -> Ticket:
         """Open one ticket per escalation: a retry replays the same key and gets the same ticket."""
-        info = activity.info()
-        link = workflow_url(self._ui_url, info.workflow_namespace, info.workflow_id)
+        namespace, workflow_id, _ = workflow_of_activity()
+        link = workflow_url(self._ui_url, namespace, workflow_id)
         body = await request(
             self._client,
             "POST",
@@ -33,7 +33,7 @@ class HelpdeskActivities:
                 "subject": ticket.subject,
                 "body": f"{ticket.body}\n\nFollow the procedure in Temporal: {link}",
                 "tenant_id": ticket.tenant_id,
-                "workflow_id": info.workflow_id,
+                "workflow_id": workflow_id,
                 "workflow_url": link,
             },
             idempotency_key=idempotency_key(),

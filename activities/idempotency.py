@@ -11,9 +11,17 @@ import hashlib
 from temporalio import activity
 
 
-def idempotency_key() -> str:
+def workflow_of_activity() -> tuple[str, str, str]:
+    """(namespace, workflow id, run id) of the workflow that scheduled the current activity."""
     info = activity.info()
-    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+    if info.workflow_id is None or info.workflow_run_id is None:
+        raise RuntimeError("pbxops activities run only on behalf of a workflow")
+    return info.workflow_namespace or info.namespace, info.workflow_id, info.workflow_run_id
+
+
+def idempotency_key() -> str:
+    _, workflow_id, run_id = workflow_of_activity()
+    return f"{workflow_id}/{run_id}/{activity.info().activity_id}"
 
 
 def message_id(key: str, domain: str) -> str:

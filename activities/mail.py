@@ -31,17 +31,23 @@ class SmtpSender:
         start_tls: bool = False,
         timeout: float = 10.0,
     ) -> None:
-        self._options = dict(
-            hostname=host,
-            port=port,
-            username=username,
-            password=password,
-            start_tls=start_tls,
-            timeout=timeout,
-        )
+        self._host = host
+        self._port = port
+        self._username = username
+        self._password = password
+        self._start_tls = start_tls
+        self._timeout = timeout
 
     async def send(self, message: MimeMessage) -> None:
-        await aiosmtplib.send(message, **self._options)
+        await aiosmtplib.send(
+            message,
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._start_tls,
+            timeout=self._timeout,
+        )
 
 
 class MailActivities:

@@ -7,7 +7,7 @@ import httpx
 from temporalio import activity
 
 from activities.http import request
-from activities.idempotency import idempotency_key
+from activities.idempotency import idempotency_key, workflow_of_activity
 from contracts.pbx import (
     ActivityNames,
     ServiceSnapshot,
@@ -43,7 +43,7 @@ class PbxActivities:
 
     def _callback_url(self) -> str:
         """Where the platform reports the job's end: the worker's receiver signals this workflow."""
-        workflow_id = activity.info().workflow_id
+        _, workflow_id, _ = workflow_of_activity()
         return f"{self._callback_base_url}/callbacks/platform/{quote(workflow_id, safe='')}"
 
     @activity.defn(name=ActivityNames.PBX_REQUEST_TRANSITION)

@@ -6,12 +6,16 @@ so one grep finds everything a procedure did.
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from temporalio import activity
 
 
-def _bind_activity_context(_logger: object, _name: str, event: dict) -> dict:
+def _bind_activity_context(
+    _logger: object, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     if activity.in_activity():
         info = activity.info()
         event.setdefault("workflow_id", info.workflow_id)

@@ -5,7 +5,8 @@ Every start prints the workflow id and its Temporal UI link; ``--wait`` follows 
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
@@ -46,7 +47,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts in
 T = TypeVar("T")
 
 
-def _run(command: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     """Let typer call an async command body."""
 
     @wraps(command)
@@ -80,17 +81,17 @@ async def _transition(
     # Check what we can before starting anything: bad input must change nothing.
     async with PlatformApi(settings) as platform:
         tenant = await platform.tenant(tenant_id)
+    procedures = Procedures(await connect(settings), settings)
+    # One procedure per service at a time; its link says where the running one is.
+    if running := await procedures.running_for_tenant(tenant_id):
+        raise OperatorError(
+            f"tenant '{tenant_id}' already has a running {running[0].procedure}: {running[0].url}"
+        )
     state = tenant["service"]["state"]
     if state != kind.from_state.value:
         raise OperatorError(
             f"the service of tenant '{tenant_id}' is {state}; a {kind.value} needs it "
             f"{kind.from_state.value}"
-        )
-    client = await connect(settings)
-    procedures = Procedures(client, settings)
-    if running := await procedures.running_for_tenant(tenant_id):
-        raise OperatorError(
-            f"tenant '{tenant_id}' already has a running {running[0].procedure}: {running[0].url}"
         )
     started = await procedures.start(
         procedure,
@@ -309,3 +310,12 @@ def main() -> None:
     except KeyboardInterrupt:
         render.err.print("stopped watching; the procedure itself goes on (see `pbxops list`)")
         raise SystemExit(130) from None
+    except Exception as err:
+        # A bug or an outage we did not foresee: still one line, the details on demand.
+        if os.environ.get("PBXOPS_DEBUG"):
+            raise
+        render.err.print(
+            f"[red]error:[/] unexpected {type(err).__name__}: {err} "
+            "(run again with PBXOPS_DEBUG=1 for the details)"
+        )
+        raise SystemExit(1) from None

@@ -82,7 +82,7 @@ class Procedures:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 static_summary=summary,
                 static_details=details,
-                typed_search_attributes=TypedSearchAttributes(
+                search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(sa.TENANT_ID, tenant_id),
                         SearchAttributePair(sa.PROCEDURE_NAME, procedure.value),
@@ -149,8 +149,10 @@ class Procedures:
         every: float = 1.0,
     ) -> BaseModel:
         """Follow a procedure until it ends, calling ``on_status`` with each new status."""
-        handle = self.handle(started.workflow_id, started.run_id)
-        result = asyncio.ensure_future(handle.result(result_type=result_type))
+        handle = self._client.get_workflow_handle(
+            started.workflow_id, run_id=started.run_id, result_type=result_type
+        )
+        result = asyncio.ensure_future(handle.result())
         try:
             while not result.done():
                 # A closed workflow with no worker to answer the query: the result will tell.

@@ -244,9 +244,10 @@ class _ServiceTransition:
 
 
 def _cause_message(err: ActivityError) -> str:
-    cause = err.cause
+    """The innermost ApplicationError's message: the platform's own sentence."""
+    cause: BaseException | None = err.cause
     while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.cause
+        cause = cause.__cause__
     return cause.message if isinstance(cause, ApplicationError) else str(err)
 
 
