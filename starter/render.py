@@ -35,7 +35,7 @@ def when(value: datetime | None) -> str:
 
 def started(item: Started) -> None:
     out.print(f"[bold green]started[/] {item.procedure.label}  [bold]{item.workflow_id}[/]")
-    out.print(f"  watch it in Temporal: [link={item.url}]{item.url}[/link]")
+    link(item.url, "  watch it in Temporal")
 
 
 def status_line(status: ProcedureStatus) -> str:
@@ -51,8 +51,8 @@ def status_line(status: ProcedureStatus) -> str:
 
 def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None) -> None:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("procedure", f"{status.procedure.value}  ({status.workflow_id})")
     table.add_row("tenant", status.tenant_id)
     table.add_row("outcome", closed_as or status.outcome.value)
@@ -65,41 +65,50 @@ def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None
     table.add_row("escalated", f"yes, ticket {status.ticket_id}" if status.escalated else "no")
     if status.error:
         table.add_row("error", f"[red]{status.error}[/]")
-    table.add_row("Temporal UI", f"[link={url}]{url}[/link]")
     out.print(table)
+    link(url)
+
+
+def link(url: str, label: str = "Temporal UI") -> None:
+    """Links are printed whole on their own line: clickable on a terminal, copyable anywhere."""
+    out.print(f"[dim]{label}:[/] [link={url}]{url}[/link]", overflow="ignore", crop=False)
 
 
 def procedures_table(items: list[Listed], title: str) -> None:
     table = Table(title=title, title_justify="left")
-    for column in ("workflow", "tenant", "step", "status", "SLA deadline", "escalated", "UI"):
+    for column in ("workflow", "tenant", "step", "status", "SLA deadline", "escalated"):
         table.add_column(column, overflow="fold")
     for item in items:
         escalated = f"[yellow]ticket {item.ticket_id}[/]" if item.escalated else "no"
+        # The Step attribute is only meaningful while the procedure runs.
+        step = (item.step or "-") if item.status == "running" else "-"
         table.add_row(
             item.workflow_id,
             item.tenant_id,
-            item.step or "-",
+            step,
             item.status,
             when(item.sla_deadline),
             escalated,
-            f"[link={item.url}]{item.url}[/link]",
         )
     out.print(table)
+    for item in items:
+        link(item.url, item.workflow_id)
 
 
 def tickets_table(tickets: list[dict[str, Any]]) -> None:
     table = Table(title="Support tickets", title_justify="left")
-    for column in ("id", "status", "tenant", "subject", "opened", "workflow"):
+    for column in ("id", "status", "tenant", "subject", "opened"):
         table.add_column(column, overflow="fold")
     for ticket in tickets:
         colour = "yellow" if ticket["status"] == "open" else "green"
-        link = ticket.get("workflow_url") or ""
         table.add_row(
             ticket["id"],
             f"[{colour}]{ticket['status']}[/]",
             ticket.get("tenant_id") or "-",
             ticket["subject"],
-            ticket["created_at"][:19].replace("T", " "),
-            f"[link={link}]{link}[/link]" if link else "-",
+            ticket["created_at"][:16].replace("T", " "),
         )
     out.print(table)
+    for ticket in tickets:
+        if ticket.get("workflow_url"):
+            link(ticket["workflow_url"], ticket["id"])

@@ -1,0 +1,118 @@
+"""Command line: ``python -m simulator [serve] [...]`` and ``python -m simulator seed``.
+
+python -m simulator                       # serve on :8080 (HTTP) and :1025 (SMTP)
+python -m simulator serve --seed --db .data/demo.db
+python -m simulator seed --db .data/demo.db
+"""
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import structlog
+import uvicorn
+
+from simulator.app import create_app
+from simulator.db import Database
+from simulator.logs import configure_logging
+from simulator.seed import seed
+from simulator.settings import SimulatorSettings
+
+log = structlog.get_logger("simulator")
+
+STARTUP_FAILED = 3  # uvicorn's own exit code for a failed startup
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that stops gracefully on SIGINT/SIGTERM and then exits 0.
+
+    Stock uvicorn re-raises the signal after shutting down, so a clean stop would look like a
+    crash (exit -15, or a KeyboardInterrupt traceback) to supervisors and test fixtures.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description="The PBX platform, helpdesk and mailbox pbxops talks to.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the HTTP and SMTP servers (the default)")
+    serve.add_argument("--db", help="SQLAlchemy URL or SQLite file path (SIMULATOR_DB)")
+    serve.add_argument("--host", help="address to bind (SIMULATOR_HOST)")
+    serve.add_argument("--http-port", type=int, help="HTTP port (SIMULATOR_HTTP_PORT)")
+    serve.add_argument("--smtp-port", type=int, help="SMTP port (SIMULATOR_SMTP_PORT)")
+    serve.add_argument("--seed", action="store_true", help="upsert the demo tenants first")
+    seed_cmd = commands.add_parser("seed", help="upsert the demo tenants and exit")
+    seed_cmd.add_argument("--db", help="SQLAlchemy URL or SQLite file path (SIMULATOR_DB)")
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """``serve`` is the default: ``python -m simulator --db x`` means ``serve --db x``."""
+    args = list(argv)
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        return ["serve", *args]
+    return args
+
+
+def _settings(args: argparse.Namespace) -> SimulatorSettings:
+    # Only flags actually given override the environment.
+    names = ("db", "host", "http_port", "smtp_port")
+    overrides: dict[str, Any] = {
+        name: getattr(args, name) for name in names if getattr(args, name, None) is not None
+    }
+    return SimulatorSettings(**overrides)
+
+
+def serve(settings: SimulatorSettings, *, with_seed: bool = False) -> int:
+    app = create_app(settings)
+    if with_seed:
+        log.info("seeded demo tenants", tenants=seed(app.state.db))
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.http_port,
+            log_config=None,  # our structlog setup renders uvicorn's records too
+            timeout_graceful_shutdown=5,
+        )
+    )
+    server.run()
+    return 0 if server.started else STARTUP_FAILED
+
+
+def run_seed(settings: SimulatorSettings) -> int:
+    db = Database(settings.db)
+    db.create_schema()
+    try:
+        log.info("seeded demo tenants", tenants=seed(db), db=db.safe_url)
+    finally:
+        db.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    settings = _settings(args)
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "seed":
+        return run_seed(settings)
+    return serve(settings, with_seed=args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

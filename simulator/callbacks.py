@@ -1,0 +1,139 @@
+"""Delivering job callbacks: POST the outcome to the caller's URL, retrying with back-off.
+
+Delivery state lives on the job row, so a restart redelivers whatever was still pending (at least
+once; receivers dedupe by job id). Each delivery is its own asyncio task: a slow or dead receiver
+never delays the job runner, another callback or the HTTP server.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import structlog
+from sqlalchemy import select
+
+from simulator.clock import utcnow
+from simulator.db import Database
+from simulator.models import Job
+from simulator.transitions import (
+    CALLBACK_DELIVERED,
+    CALLBACK_FAILED,
+    CALLBACK_PENDING,
+    callback_payload,
+)
+
+log = structlog.get_logger("simulator.callbacks")
+
+# A 4xx means the receiver will never accept this callback (e.g. 410: the workflow is gone),
+# except these, which mean "later".
+_RETRYABLE_4XX = {408, 425, 429}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    job_id: str
+    url: str
+    payload: dict[str, str]
+    attempts: int
+
+
+class CallbackDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        client: httpx.AsyncClient,
+        token: str,
+        *,
+        max_attempts: int,
+        backoff_seconds: float,
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff_seconds
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    async def dispatch_due(self, now: datetime) -> None:
+        """Start a delivery task for every pending callback whose next attempt is due."""
+        for delivery in await asyncio.to_thread(self._due, now):
+            if delivery.job_id in self._in_flight:
+                continue
+            task = asyncio.create_task(self._deliver(delivery), name=f"callback {delivery.job_id}")
+            self._in_flight[delivery.job_id] = task
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for job_id, running in list(self._in_flight.items()):
+            if running is task:
+                del self._in_flight[job_id]
+
+    def _due(self, now: datetime) -> list[Delivery]:
+        with self._db.transaction() as session:
+            jobs = session.scalars(
+                select(Job).where(
+                    Job.callback_state == CALLBACK_PENDING,
+                    Job.callback_next_at <= now,
+                )
+            ).all()
+            return [
+                Delivery(
+                    job_id=job.id,
+                    url=job.callback_url or "",
+                    payload=callback_payload(job),
+                    attempts=job.callback_attempts,
+                )
+                for job in jobs
+            ]
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        attempt = delivery.attempts + 1
+        try:
+            response = await self._client.post(
+                delivery.url, json=delivery.payload, headers=self._headers
+            )
+        except httpx.HTTPError as err:
+            await self._record(delivery, attempt, f"{type(err).__name__}: {err}", retry=True)
+            return
+        if response.is_success:
+            await self._record(delivery, attempt, None, retry=False)
+            return
+        retry = response.status_code >= 500 or response.status_code in _RETRYABLE_4XX
+        await self._record(delivery, attempt, f"answered {response.status_code}", retry=retry)
+
+    async def _record(
+        self, delivery: Delivery, attempt: int, error: str | None, *, retry: bool
+    ) -> None:
+        await asyncio.to_thread(self._store_outcome, delivery.job_id, attempt, error, retry)
+        fields = {"job_id": delivery.job_id, "url": delivery.url, "attempt": attempt}
+        if error is None:
+            log.info("callback delivered", **fields)
+        elif retry and attempt < self._max_attempts:
+            log.warning("callback failed, will retry", error=error, **fields)
+        else:
+            log.error("callback abandoned", error=error, **fields)
+
+    def _store_outcome(self, job_id: str, attempt: int, error: str | None, retry: bool) -> None:
+        with self._db.transaction() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.callback_state != CALLBACK_PENDING:
+                return  # reset or replaced meanwhile
+            job.callback_attempts = attempt
+            job.callback_error = error
+            if error is None:
+                job.callback_state = CALLBACK_DELIVERED
+                job.callback_next_at = None
+            elif retry and attempt < self._max_attempts:
+                delay = self._backoff * 2 ** (attempt - 1)
+                job.callback_next_at = utcnow() + timedelta(seconds=delay)
+            else:
+                job.callback_state = CALLBACK_FAILED
+                job.callback_next_at = None
+
+    async def aclose(self) -> None:
+        """Stop in-flight deliveries; they stay pending in the database for the next start."""
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,104 @@
+"""The database: one engine, short explicit transactions, schema created on start.
+
+SQLite is used from several threads at once (FastAPI's threadpool for sync routes, the job
+runner's worker thread, the SMTP server's thread), so for SQLite we:
+
+- share connections across threads (``check_same_thread=False``; each transaction still holds one
+  connection from the pool at a time);
+- use WAL, so readers never wait for the writer, and a busy timeout so writers queue instead of
+  failing;
+- start every transaction with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then
+  writes can fail at once with "database is locked" when another writer got in between; taking
+  the write lock up front makes writers wait their turn (transactions here are milliseconds).
+
+Any other SQLAlchemy URL (e.g. Postgres) is used as is.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from simulator.models import ALL_TABLES, Base
+
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite(engine: Engine, *, file_backed: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN instead of the sqlite3 module.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if file_backed:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_db_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    path = _sqlite_file(url)
+    if path is None:
+        # In-memory: one shared connection, or every thread would see its own empty database.
+        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+        )
+    _configure_sqlite(engine, file_backed=path is not None)
+    return engine
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_db_engine(url)
+        # expire_on_commit=False: routes build their answer from objects after the commit.
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL for logs: never a password."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One short transaction: committed when the block ends, rolled back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def reset(self) -> None:
+        with self.transaction() as session:
+            for model in ALL_TABLES:
+                session.execute(delete(model))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

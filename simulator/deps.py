@@ -1,0 +1,34 @@
+"""What routes need from the app: the database, and the bearer-token check."""
+
+import hmac
+
+from fastapi import HTTPException, Request
+
+from simulator.db import Database
+from simulator.settings import SimulatorSettings
+
+UNAUTHORIZED = "missing or invalid bearer token"
+
+
+def token_matches(authorization: str | None, token: str) -> bool:
+    # Constant-time comparison: the token is the only thing guarding the platform.
+    expected = f"Bearer {token}".encode()
+    return hmac.compare_digest((authorization or "").encode(), expected)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> SimulatorSettings:
+    settings: SimulatorSettings = request.app.state.settings
+    return settings
+
+
+def require_token(request: Request) -> None:
+    token = get_settings(request).token
+    if not token_matches(request.headers.get("authorization"), token):
+        raise HTTPException(
+            status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+        )

@@ -1,0 +1,159 @@
+"""Idempotency-Key support for every mutating PBX and helpdesk call.
+
+The first response (status + body) given for a key is stored and replayed for any later request
+carrying it, so a client retrying after a lost answer gets the original answer and nothing runs
+twice. Implemented as ASGI middleware so every present and future mutating route gets it without
+remembering to.
+
+- Only authenticated requests use the store: an anonymous caller can neither read a stored answer
+  nor poison a key with its 401.
+- Server errors (5xx) are not stored: they are not an answer to the request, and a retry must get
+  the chance to run it.
+- Requests with the same key are serialised in this process, so a retry racing the original
+  waits for it and replays its answer.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from simulator.clock import utcnow
+from simulator.db import Database
+from simulator.deps import token_matches
+from simulator.models import IdempotencyKey
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PREFIXES = ("/pbx/", "/helpdesk/")
+MAX_KEY_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    method: str
+    path: str
+    status_code: int
+    content_type: str | None
+    body: bytes
+
+
+def load(db: Database, key: str) -> StoredResponse | None:
+    with db.transaction() as session:
+        row = session.get(IdempotencyKey, key)
+        if row is None:
+            return None
+        return StoredResponse(row.method, row.path, row.status_code, row.content_type, row.body)
+
+
+def save(db: Database, key: str, response: StoredResponse) -> None:
+    try:
+        with db.transaction() as session:
+            session.add(
+                IdempotencyKey(
+                    key=key,
+                    method=response.method,
+                    path=response.path,
+                    status_code=response.status_code,
+                    content_type=response.content_type,
+                    body=response.body,
+                    created_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        pass  # another process stored it first: the first answer stays
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, db: Database, token: str) -> None:
+        self.app = app
+        self._db = db
+        self._token = token
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def _serialised(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in MUTATING
+            or not scope["path"].startswith(PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
+        if not key or not token_matches(headers.get("authorization"), self._token):
+            await self.app(scope, receive, send)
+            return
+        if len(key) > MAX_KEY_LENGTH:
+            await _send_json(send, 422, f"Idempotency-Key is longer than {MAX_KEY_LENGTH} chars")
+            return
+        async with self._serialised(key):
+            await self._handle(key, scope, receive, send)
+
+    async def _handle(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        stored = await asyncio.to_thread(load, self._db, key)
+        if stored is not None:
+            if (stored.method, stored.path) != (method, path):
+                detail = f"Idempotency-Key '{key}' was already used for a different request"
+                await _send_json(send, 422, detail)
+            else:
+                await self._replay(stored, send)
+            return
+
+        status = 500
+        content_type: str | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = Headers(raw=message.get("headers", [])).get("content-type")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if status < 500:
+            response = StoredResponse(method, path, status, content_type, b"".join(chunks))
+            await asyncio.to_thread(save, self._db, key, response)
+
+    async def _replay(self, stored: StoredResponse, send: Send) -> None:
+        headers = [(b"idempotent-replayed", b"true")]
+        if stored.content_type:
+            headers.append((b"content-type", stored.content_type.encode("latin-1")))
+        await send(
+            {"type": "http.response.start", "status": stored.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": stored.body})
