@@ -294,6 +294,10 @@ async def setup() -> None:
     )
 
 
+# --- procedure command groups (each in its own module: `pbxops <group> …`) ----------------------
+# Add one line per group here, e.g. app.add_typer(mobile.app, name="mobile").
+
+
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "input"

@@ -1,0 +1,56 @@
+"""Histories of ServiceDeactivation and ServiceReactivation worth guarding."""
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from contracts.service_transition import ServiceTransitionInput
+from tests.histories.record import Scenario
+from tests.workflows.fake_platform import FakePlatform
+from workflows.service_transition import ServiceDeactivation, ServiceReactivation
+
+
+def _scenario(name, workflow, initial, finish_after, target, **overrides) -> Scenario:
+    platform = FakePlatform(state=initial)
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = ServiceTransitionInput(**{"tenant_id": "acme", **overrides})
+        return await client.start_workflow(workflow.run, inp, id=workflow_id, task_queue=task_queue)
+
+    async def drive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        if finish_after is None:
+            return
+        await env.sleep(finish_after)
+        platform.finish(target)
+        event = PlatformEvent(job_id="job-1", kind="x", tenant_id="acme", state=target)
+        await handle.signal(PLATFORM_EVENT_SIGNAL, event)
+
+    return Scenario(name, platform.activities, start, drive)
+
+
+DEACTIVATED, ACTIVE = ServiceState.DEACTIVATED, ServiceState.ACTIVE
+SCENARIOS = [
+    _scenario(
+        "deactivation_in_time",
+        ServiceDeactivation,
+        ACTIVE,
+        timedelta(minutes=5),
+        DEACTIVATED,
+        requested_by="ops@provider.example",
+    ),
+    _scenario(
+        "deactivation_escalated", ServiceDeactivation, ACTIVE, timedelta(hours=3), DEACTIVATED
+    ),
+    _scenario("deactivation_hard_cap", ServiceDeactivation, ACTIVE, None, DEACTIVATED),
+    _scenario(
+        "deactivation_unknown_tenant",
+        ServiceDeactivation,
+        ACTIVE,
+        None,
+        DEACTIVATED,
+        tenant_id="nobody",
+    ),
+    _scenario("reactivation", ServiceReactivation, DEACTIVATED, timedelta(minutes=1), ACTIVE),
+]
