@@ -19,12 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from simulator.models import ALL_TABLES, Base
+# Importing a models module registers its tables on Base.metadata, for create_all and reset.
+import simulator.deletion_models  # noqa: F401
+from simulator.models import Base
 
 _BUSY_TIMEOUT_MS = 10_000
 
@@ -97,8 +99,9 @@ class Database:
 
     def reset(self) -> None:
         with self.transaction() as session:
-            for model in ALL_TABLES:
-                session.execute(delete(model))
+            # Children before parents; covers every table any area of the simulator registered.
+            for table in reversed(Base.metadata.sorted_tables):
+                session.execute(table.delete())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -211,14 +211,3 @@ class FaultRule(Base):
 
 
 # Deletion order for a full reset: children before parents.
-ALL_TABLES = [
-    TicketComment,
-    Ticket,
-    Extension,
-    User,
-    Job,
-    Tenant,
-    IdempotencyKey,
-    Message,
-    FaultRule,
-]

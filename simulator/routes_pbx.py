@@ -4,11 +4,13 @@ from fastapi import APIRouter, Depends, Query
 
 from simulator.clock import utcnow
 from simulator.db import Database
+from simulator.deletion import purge_step
 from simulator.deps import get_db, require_token
 from simulator.schemas import (
     ExtensionOut,
     JobAccepted,
     JobOut,
+    PurgeOut,
     TenantOut,
     TransitionIn,
     UserOut,
@@ -66,6 +68,22 @@ def reactivate(
     tenant_id: str, body: TransitionIn | None = None, db: Database = Depends(get_db)
 ) -> JobAccepted:
     return _start(tenant_id, "reactivation", body, db)
+
+
+@router.post("/tenants/{tenant_id}/deletion", status_code=202)
+def delete_service(
+    tenant_id: str, body: TransitionIn | None = None, db: Database = Depends(get_db)
+) -> JobAccepted:
+    """The delivery team takes the deletion: the service shows `deleting` at once."""
+    return _start(tenant_id, "deletion", body, db)
+
+
+@router.post("/tenants/{tenant_id}/purge/{step}")
+def purge(tenant_id: str, step: str, db: Database = Depends(get_db)) -> PurgeOut:
+    """One purge step of a deleting service; running it again removes nothing more."""
+    with db.transaction() as session:
+        removed = purge_step(session, get_tenant(session, tenant_id), step)
+        return PurgeOut(tenant_id=tenant_id, step=step, removed=removed)
 
 
 @router.get("/jobs/{job_id}")

@@ -25,6 +25,8 @@ class TenantSettings(BaseModel):
 
     deactivation_seconds: Seconds = Field(default=3.0, ge=0)
     reactivation_seconds: Seconds = Field(default=3.0, ge=0)
+    # How long the delivery team's erasure of recordings and data takes.
+    deletion_seconds: Seconds = Field(default=3.0, ge=0)
 
 
 def _http_url(value: str | None) -> str | None:
@@ -50,6 +52,14 @@ class Service(BaseModel):
     usage_minutes: int
 
 
+class StoredData(BaseModel):
+    """How much of the tenant's data the platform still holds."""
+
+    users: int
+    extensions: int
+    recordings: int
+
+
 class TenantOut(BaseModel):
     id: str
     name: str
@@ -57,6 +67,8 @@ class TenantOut(BaseModel):
     timezone: str
     service: Service
     settings: TenantSettings
+    data: StoredData
+    deleted_at: datetime | None = None
 
 
 class UserIn(BaseModel):
@@ -84,6 +96,12 @@ class TransitionIn(BaseModel):
     callback_url: str | None = None
 
     _check_url = field_validator("callback_url")(_http_url)
+
+
+class PurgeOut(BaseModel):
+    tenant_id: str
+    step: str
+    removed: int
 
 
 class JobAccepted(BaseModel):
@@ -163,6 +181,8 @@ class TenantIn(BaseModel):
     usage_minutes: int = Field(default=0, ge=0)
     deactivation_seconds: Seconds = Field(default=3.0, ge=0)
     reactivation_seconds: Seconds = Field(default=3.0, ge=0)
+    deletion_seconds: Seconds = Field(default=3.0, ge=0)
+    recordings: int = Field(default=0, ge=0, le=10_000, description="how many to create")
     users: list[UserIn] = Field(default_factory=list)
     extensions: list[ExtensionIn] = Field(default_factory=list)
 
@@ -198,6 +218,7 @@ class SettingsPatch(BaseModel):
 
     deactivation_seconds: Seconds = Field(default=None, ge=0)
     reactivation_seconds: Seconds = Field(default=None, ge=0)
+    deletion_seconds: Seconds = Field(default=None, ge=0)
 
 
 class FaultRuleIn(BaseModel):

@@ -20,6 +20,8 @@ class DemoTenant:
     name: str
     deactivation_seconds: float | None
     reactivation_seconds: float | None
+    deletion_seconds: float | None
+    recordings: int
     usage_minutes: int
     admins: tuple[str, str]
     user: str
@@ -32,17 +34,22 @@ DEMO_TENANTS = (
         name="ACME Telecomunicazioni S.r.l.",
         deactivation_seconds=3.0,
         reactivation_seconds=3.0,
+        deletion_seconds=5.0,
+        recordings=12,
         usage_minutes=1234,
         admins=("Giulia Rossi", "Marco Bianchi"),
         user="Francesca Esposito",
         extensions=("101", "102", "103", "104"),
     ),
     DemoTenant(
-        # Slower than the 15-minute SLA: the procedure opens a ticket, then resolves it.
+        # Slower than the SLAs (15 minutes; 2 business days for a deletion): the procedure
+        # opens a ticket, then resolves it.
         id="globex",
         name="Globex Italia S.p.A.",
         deactivation_seconds=20 * 60.0,
         reactivation_seconds=20 * 60.0,
+        deletion_seconds=4 * 24 * 3600.0,
+        recordings=40,
         usage_minutes=8760,
         admins=("Alessandro Ferrari", "Chiara Romano"),
         user="Luca Colombo",
@@ -54,6 +61,8 @@ DEMO_TENANTS = (
         name="Initech Servizi S.r.l.",
         deactivation_seconds=None,
         reactivation_seconds=None,
+        deletion_seconds=None,
+        recordings=3,
         usage_minutes=402,
         admins=("Sara Ricci", "Davide Marino"),
         user="Elena Greco",
@@ -82,6 +91,8 @@ def demo_spec(demo: DemoTenant) -> TenantIn:
         usage_minutes=demo.usage_minutes,
         deactivation_seconds=demo.deactivation_seconds,
         reactivation_seconds=demo.reactivation_seconds,
+        deletion_seconds=demo.deletion_seconds,
+        recordings=demo.recordings,
         users=users,
         extensions=extensions,
     )
@@ -95,7 +106,10 @@ def _refresh_static(tenant: Tenant, spec: TenantIn) -> None:
     tenant.settings = TenantSettings(
         deactivation_seconds=spec.deactivation_seconds,
         reactivation_seconds=spec.reactivation_seconds,
+        deletion_seconds=spec.deletion_seconds,
     ).model_dump()
+    if tenant.service_state in ("deleting", "deleted"):
+        return  # a deleted tenant's people must not come back with a re-seed
     users = {user.id: user for user in tenant.users}
     for user_spec in spec.users:
         user = users.get(user_spec.id)

@@ -3,9 +3,11 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, object_session
 
+from simulator.deletion import recordings_count
+from simulator.deletion_models import DeletionRecord, Recording
 from simulator.errors import NotFoundError
 from simulator.models import Extension, Tenant, User
 from simulator.schemas import (
@@ -14,6 +16,7 @@ from simulator.schemas import (
     ExtensionOut,
     Service,
     ServiceState,
+    StoredData,
     TenantIn,
     TenantOut,
     TenantSettings,
@@ -40,6 +43,9 @@ def tenant_settings(tenant: Tenant) -> TenantSettings:
 def tenant_out(tenant: Tenant) -> TenantOut:
     # Access is visible only on an active service: that is what "deactivated" means to a customer.
     active = tenant.service_state == ServiceState.ACTIVE
+    session = object_session(tenant)
+    assert session is not None, "tenant_out needs a tenant attached to a session"
+    record = session.get(DeletionRecord, tenant.id)
     access = Access(portal_url=tenant.portal_url, sip_domain=tenant.sip_domain) if active else None
     return TenantOut(
         id=tenant.id,
@@ -53,6 +59,12 @@ def tenant_out(tenant: Tenant) -> TenantOut:
             usage_minutes=tenant.usage_minutes,
         ),
         settings=tenant_settings(tenant),
+        data=StoredData(
+            users=len(tenant.users),
+            extensions=len(tenant.extensions),
+            recordings=recordings_count(session, tenant.id),
+        ),
+        deleted_at=record.completed_at if record else None,
     )
 
 
@@ -108,7 +120,16 @@ def put_tenant(session: Session, tenant_id: str, spec: TenantIn, now: datetime) 
     tenant.settings = TenantSettings(
         deactivation_seconds=spec.deactivation_seconds,
         reactivation_seconds=spec.reactivation_seconds,
+        deletion_seconds=spec.deletion_seconds,
     ).model_dump()
+    # A replaced tenant starts afresh: its recordings are exactly as many as asked, and an
+    # earlier deletion of the same id is forgotten.
+    session.execute(delete(Recording).where(Recording.tenant_id == tenant_id))
+    session.add_all(
+        Recording(tenant_id=tenant_id, name=f"call-{n:04d}.wav", size_kb=512)
+        for n in range(spec.recordings)
+    )
+    session.execute(delete(DeletionRecord).where(DeletionRecord.tenant_id == tenant_id))
     tenant.updated_at = now
     replace_people(tenant, spec.users, spec.extensions)
     return tenant

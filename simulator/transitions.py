@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from simulator.deletion import complete_deletion, record_request
 from simulator.errors import ConflictError, NotFoundError
 from simulator.models import Job, Tenant
 from simulator.schemas import CallbackOut, JobAccepted, JobOut, ServiceState
@@ -24,28 +25,33 @@ CALLBACK_WAITING, CALLBACK_PENDING = "waiting", "pending"
 CALLBACK_DELIVERED, CALLBACK_FAILED = "delivered", "failed"
 
 
-def _deregister_extensions(tenant: Tenant) -> None:
+def _deregister_extensions(session: Session, tenant: Tenant, now: datetime) -> None:
     # Deactivation stops calls but keeps the configuration: extensions stay, unregistered, and
     # billing is deliberately left alone (that is the customer's contract, not the service's).
     for ext in tenant.extensions:
         ext.registered = False
 
 
-def _register_extensions(tenant: Tenant) -> None:
+def _register_extensions(session: Session, tenant: Tenant, now: datetime) -> None:
     for ext in tenant.extensions:
         ext.registered = True
+
+
+def _record_deletion(session: Session, tenant: Tenant, job: Job, now: datetime) -> None:
+    record_request(session, tenant, job.id, now)
 
 
 @dataclass(frozen=True)
 class Transition:
     kind: str
-    from_state: ServiceState
+    from_states: tuple[ServiceState, ...]
     transient_state: ServiceState
     target_state: ServiceState
     duration_setting: str
     # Completes "only <...>" in a 409's sentence.
     requirement: str
-    on_complete: Callable[[Tenant], None]
+    on_complete: Callable[[Session, Tenant, datetime], None]
+    on_start: Callable[[Session, Tenant, Job, datetime], None] | None = None
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -53,7 +59,7 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         Transition(
             kind="deactivation",
-            from_state=ServiceState.ACTIVE,
+            from_states=(ServiceState.ACTIVE,),
             transient_state=ServiceState.DEACTIVATING,
             target_state=ServiceState.DEACTIVATED,
             duration_setting="deactivation_seconds",
@@ -62,12 +68,23 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition(
             kind="reactivation",
-            from_state=ServiceState.DEACTIVATED,
+            from_states=(ServiceState.DEACTIVATED,),
             transient_state=ServiceState.REACTIVATING,
             target_state=ServiceState.ACTIVE,
             duration_setting="reactivation_seconds",
             requirement="a deactivated service can be reactivated",
             on_complete=_register_extensions,
+        ),
+        Transition(
+            kind="deletion",
+            # Billing only stops with a deletion, so a deactivated service can be deleted too.
+            from_states=(ServiceState.ACTIVE, ServiceState.DEACTIVATED),
+            transient_state=ServiceState.DELETING,
+            target_state=ServiceState.DELETED,
+            duration_setting="deletion_seconds",
+            requirement="an active or deactivated service can be deleted",
+            on_complete=complete_deletion,
+            on_start=_record_deletion,
         ),
     )
 }
@@ -81,7 +98,10 @@ def start_transition(
     # A conditional update, so two concurrent requests can never both start a job.
     moved = session.execute(
         update(Tenant)
-        .where(Tenant.id == tenant_id, Tenant.service_state == transition.from_state.value)
+        .where(
+            Tenant.id == tenant_id,
+            Tenant.service_state.in_([state.value for state in transition.from_states]),
+        )
         .values(service_state=transition.transient_state.value, updated_at=now)
         .execution_options(synchronize_session="fetch")
     )
@@ -103,6 +123,8 @@ def start_transition(
         callback_state=CALLBACK_WAITING if callback_url else None,
     )
     session.add(job)
+    if transition.on_start is not None:
+        transition.on_start(session, tenant, job, now)
     return JobAccepted(
         job_id=job.id,
         kind=kind,
@@ -121,7 +143,7 @@ def complete_job(session: Session, job: Job, now: datetime) -> None:
     if tenant is not None:
         tenant.service_state = transition.target_state.value
         tenant.updated_at = now
-        transition.on_complete(tenant)
+        transition.on_complete(session, tenant, now)
     if job.callback_url:
         job.callback_state = CALLBACK_PENDING
         job.callback_next_at = now

@@ -30,7 +30,11 @@ def test_tenant_reads(sim: SimulatorProcess, make_tenant: MakeTenant, uid: str) 
         "billing_active": True,
         "usage_minutes": 321,
     }
-    assert created["settings"] == {"deactivation_seconds": 0.5, "reactivation_seconds": 0.5}
+    assert created["settings"] == {
+        "deactivation_seconds": 0.5,
+        "reactivation_seconds": 0.5,
+        "deletion_seconds": 3.0,
+    }
     assert sim.tenant(uid) == created
     assert uid in [t["id"] for t in sim.client.get("/pbx/tenants").json()]
     admins = sim.client.get(f"/pbx/tenants/{uid}/users", params={"role": "Admin"}).json()
@@ -203,6 +207,7 @@ def test_settings_patch_and_replacing_a_tenant_cancels_its_jobs(
     assert patched.json()["settings"] == {
         "deactivation_seconds": None,
         "reactivation_seconds": 7.0,
+        "deletion_seconds": 3.0,
     }
     job = client.post(f"/pbx/tenants/{uid}/deactivation", json={}).json()
     make_tenant(uid)  # replaced: active again

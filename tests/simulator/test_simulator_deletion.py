@@ -1,0 +1,46 @@
+"""Service deletion on the platform: purge steps, the erasure job, what remains afterwards."""
+
+from typing import Any
+
+from simulator.testing import SimulatorProcess, wait_for
+
+
+def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_tenant, uid):
+    make_tenant(uid, deletion_seconds=None, recordings=5, usage_minutes=900)
+    client = sim.client
+    before = client.get(f"/pbx/tenants/{uid}").json()
+    assert before["data"] == {"users": 2, "extensions": 3, "recordings": 5}
+
+    refused = client.post(f"/pbx/tenants/{uid}/purge/users")
+    assert refused.status_code == 409 and "only while it is deleting" in refused.json()["detail"]
+
+    job = client.post(f"/pbx/tenants/{uid}/deletion", json={}).json()
+    assert job["state"] == "deleting" and job["due_at"] is None  # stuck until completed
+    first = client.post(f"/pbx/tenants/{uid}/purge/users", headers={"Idempotency-Key": "k1"})
+    assert first.json()["removed"] == 2
+    again = client.post(f"/pbx/tenants/{uid}/purge/users")
+    assert again.json()["removed"] == 0
+    assert client.post(f"/pbx/tenants/{uid}/purge/everything").status_code == 404
+
+    client.post(f"/admin/tenants/{uid}/complete-jobs").raise_for_status()
+    after: dict[str, Any] = client.get(f"/pbx/tenants/{uid}").json()
+    assert after["service"]["state"] == "deleted"
+    assert after["service"]["usage_minutes"] == 0
+    assert after["service"]["billing_active"] is False
+    assert after["service"]["access"] is None
+    assert after["data"] == {"users": 0, "extensions": 0, "recordings": 0}
+    assert after["deleted_at"] is not None
+    assert client.get(f"/pbx/tenants/{uid}/extensions").json() == []
+
+
+def test_deletion_only_from_active_or_deactivated(sim: SimulatorProcess, make_tenant, uid):
+    make_tenant(uid, state="deactivated", deletion_seconds=0.2)
+    client = sim.client
+    assert client.post(f"/pbx/tenants/{uid}/deletion", json={}).status_code == 202
+    wait_for(lambda: client.get(f"/pbx/tenants/{uid}").json()["service"]["state"] == "deleted")
+    again = client.post(f"/pbx/tenants/{uid}/deletion", json={})
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        f"service of tenant '{uid}' is deleted; only an active or deactivated service can be"
+        " deleted"
+    )
