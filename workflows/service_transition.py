@@ -25,7 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 
 from workflows import calls
-from workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
+from workflows.platform_job import PlatformJob
+from workflows.progress import add_note, failed, show_step
+from workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
 
 
 class Step:
@@ -49,9 +51,7 @@ class _ServiceTransition:
 
     def __init__(self, inp: ServiceTransitionInput) -> None:
         self._input = inp
-        self._job_id: str | None = None
-        self._events: list[PlatformEvent] = []
-        self._polls = 0
+        self._job = PlatformJob(inp.tenant_id, self.kind.target_state)
         self._escalation = Escalation(inp.tenant_id)
         self._status = ProcedureStatus(
             procedure=self.procedure,
@@ -63,10 +63,12 @@ class _ServiceTransition:
 
     # --- handlers -------------------------------------------------------------------------------
 
-    def _on_platform_event(self, event: PlatformEvent) -> None:
-        self._events.append(event)
+    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
+    def platform_event(self, event: PlatformEvent) -> None:
+        self._job.on_event(event)
 
-    def _current_status(self) -> ProcedureStatus:
+    @workflow.query(description="Step, SLA deadline, ticket and timing of this procedure.")
+    def status(self) -> ProcedureStatus:
         return self._status.model_copy(update={"ticket_id": self._escalation.ticket_id})
 
     # --- the procedure --------------------------------------------------------------------------
@@ -83,8 +85,8 @@ class _ServiceTransition:
             )
         except ActivityError as err:
             # Unknown tenant, wrong state: the platform's own sentence, nothing was changed.
-            raise self._failed(_cause_message(err), "PlatformRejected") from err
-        self._job_id = accepted.job_id
+            raise self._failed(cause_message(err), "PlatformRejected") from err
+        self._job.job_id = accepted.job_id
         before = accepted.before
 
         started = self._status.started_at
@@ -102,12 +104,8 @@ class _ServiceTransition:
             f"gives up at {window.hard_cap_at:%Y-%m-%d %H:%M} UTC.",
         )
         try:
-            await wait_with_sla(
-                reached=self._target_reported,
-                poll=self._safety_poll,
-                window=window,
-                on_breach=self._escalate,
-                what=f"{inp.tenant_id} is {self.kind.target_state.value}",
+            await self._job.wait(
+                window, self._escalate, what=f"{inp.tenant_id} is {self.kind.target_state.value}"
             )
         except HardCapReached as err:
             message = (
@@ -142,25 +140,6 @@ class _ServiceTransition:
             took_seconds=took.total_seconds(),
         )
 
-    def _target_reported(self) -> bool:
-        return any(
-            event.state == self.kind.target_state
-            and (self._job_id is None or event.job_id == self._job_id)
-            for event in self._events
-        )
-
-    async def _safety_poll(self) -> bool:
-        """Ask the platform directly, in case its callback was lost."""
-        self._polls += 1
-        try:
-            snapshot = await calls.get_service(
-                self._input.tenant_id, activity_id=f"poll-{self._polls}", must_succeed=False
-            )
-        except ActivityError:
-            workflow.logger.warning("safety poll failed; waiting for the next one")
-            return False
-        return snapshot.state == self.kind.target_state
-
     async def _escalate(self) -> None:
         inp = self._input
         label = self.procedure.label
@@ -169,15 +148,14 @@ class _ServiceTransition:
             f"{_minutes(inp.sla)}",
             body=(
                 f"pbxops asked the platform to start the {label} of tenant '{inp.tenant_id}' at "
-                f"{self._status.started_at:%Y-%m-%d %H:%M} UTC (platform job {self._job_id}). "
+                f"{self._status.started_at:%Y-%m-%d %H:%M} UTC (platform job {self._job.job_id}). "
                 f"The provider's documented limit is {_minutes(inp.sla)} and the service is still "
                 f"not {self.kind.target_state.value}. pbxops keeps waiting and will resolve this "
                 "ticket when the platform finishes."
             ),
         )
         self._status.escalated = True
-        self._status.step_detail += f"\n\n**Escalated**: support ticket `{ticket}`."
-        workflow.set_current_details(self._status.step_detail)
+        add_note(self._status, f"**Escalated**: support ticket `{ticket}`.")
 
     def _verify(self, before: ServiceSnapshot, after: ServiceSnapshot) -> None:
         """The source's promises, checked rather than trusted."""
@@ -231,24 +209,10 @@ class _ServiceTransition:
         The Step search attribute is upserted only when waiting starts: each upsert is a history
         event and a billable action, and "waiting" is the step people search for.
         """
-        self._status.step = step
-        self._status.step_detail = detail
-        workflow.set_current_details(f"**{step}**\n\n{detail}")
+        show_step(self._status, step, detail)
 
     def _failed(self, message: str, kind: str) -> ApplicationError:
-        self._status.outcome = Outcome.FAILED
-        self._status.error = message
-        self._status.finished_at = workflow.now()
-        self._enter(Step.FAILED, message)
-        return fail(message, kind)
-
-
-def _cause_message(err: ActivityError) -> str:
-    """The innermost ApplicationError's message: the platform's own sentence."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
+        return failed(self._status, message, kind)
 
 
 @workflow.defn(name=Procedure.DEACTIVATION.value)
@@ -266,14 +230,6 @@ class ServiceDeactivation(_ServiceTransition):
     async def run(self, inp: ServiceTransitionInput) -> ServiceTransitionResult:
         return await self._run()
 
-    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
-    def platform_event(self, event: PlatformEvent) -> None:
-        self._on_platform_event(event)
-
-    @workflow.query(description="Step, SLA deadline, ticket and timing of this procedure.")
-    def status(self) -> ProcedureStatus:
-        return self._current_status()
-
 
 @workflow.defn(name=Procedure.REACTIVATION.value)
 class ServiceReactivation(_ServiceTransition):
@@ -289,11 +245,3 @@ class ServiceReactivation(_ServiceTransition):
     @workflow.run
     async def run(self, inp: ServiceTransitionInput) -> ServiceTransitionResult:
         return await self._run()
-
-    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
-    def platform_event(self, event: PlatformEvent) -> None:
-        self._on_platform_event(event)
-
-    @workflow.query(description="Step, SLA deadline, ticket and timing of this procedure.")
-    def status(self) -> ProcedureStatus:
-        return self._current_status()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as sa
@@ -117,3 +117,11 @@ class Escalation:
 def fail(message: str, kind: str) -> ApplicationError:
     """A procedure failure with a human sentence: shown as-is by the UI and the CLI."""
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def cause_message(err: ActivityError) -> str:
+    """The innermost ApplicationError's message: the platform's own sentence."""
+    cause: BaseException | None = err.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause.message if isinstance(cause, ApplicationError) else str(err)

@@ -9,6 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.codes import CodeVault
 from activities.helpdesk import HelpdeskActivities
 from activities.mail import MailActivities, SmtpSender
 from activities.pbx import PbxActivities
@@ -19,6 +20,7 @@ from tests.processes import free_port, wait_until
 from tests.stack import Stack
 
 UI = "http://ui.example:8233"
+VAULT = CodeVault(b"activity-tests-secret")
 
 
 def activity_env(step: str, workflow_id: str | None = None) -> ActivityEnvironment:
@@ -130,7 +132,9 @@ async def test_ticket_is_opened_once_per_step_then_commented_and_resolved(simula
 
 
 async def test_mail_goes_through_real_smtp_once_even_when_retried(simulator: Stack):
-    mail = MailActivities(SmtpSender("127.0.0.1", simulator.smtp_port), "pbxops <noreply@x.it>")
+    mail = MailActivities(
+        SmtpSender("127.0.0.1", simulator.smtp_port), "pbxops <noreply@x.it>", VAULT
+    )
     to = f"{uuid.uuid4().hex[:8]}@acme.example"
     email = EmailMessage(to=[to], subject="Service deactivated", text="plain", html="<b>rich</b>")
     env = activity_env("notify")
@@ -151,7 +155,7 @@ async def test_mail_goes_through_real_smtp_once_even_when_retried(simulator: Sta
 
 
 async def test_mail_server_down_is_retryable():
-    mail = MailActivities(SmtpSender("127.0.0.1", free_port(), timeout=2), "x@x.it")
+    mail = MailActivities(SmtpSender("127.0.0.1", free_port(), timeout=2), "x@x.it", VAULT)
     email = EmailMessage(to=["a@acme.example"], subject="s", text="t")
     with pytest.raises(ApplicationError) as err:
         await activity_env("notify").run(mail.send, email)

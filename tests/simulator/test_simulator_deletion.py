@@ -8,6 +8,10 @@ from simulator.testing import SimulatorProcess, wait_for
 def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_tenant, uid):
     make_tenant(uid, deletion_seconds=None, recordings=5, usage_minutes=900)
     client = sim.client
+    number = f"+3902{abs(hash(uid)) % 10**8:08d}"
+    client.put(
+        f"/admin/numbers/tenants/{uid}", json={"devices": [{"number": number}]}
+    ).raise_for_status()
     before = client.get(f"/pbx/tenants/{uid}").json()
     assert before["data"] == {"users": 2, "extensions": 3, "recordings": 5}
 
@@ -31,6 +35,8 @@ def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_t
     assert after["data"] == {"users": 0, "extensions": 0, "recordings": 0}
     assert after["deleted_at"] is not None
     assert client.get(f"/pbx/tenants/{uid}/extensions").json() == []
+    [device] = client.get(f"/admin/numbers/tenants/{uid}").json()["devices"]
+    assert device["number"] == number and device["deleted_at"] is not None  # released
 
 
 def test_deletion_only_from_active_or_deactivated(sim: SimulatorProcess, make_tenant, uid):

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.calendar import business_deadline
+from activities.codes import CodeActivities, CodeVault
+from contracts.deletion import (
+    CodeEmail,
+    DeletionActivities,
+    Purged,
+    PurgeStep,
+    TenantAdmins,
+)
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
 from contracts.mail import EmailMessage, EmailSent
 from contracts.pbx import (
@@ -38,6 +47,16 @@ class FakePlatform:
     extensions: int = 4
     registered: int = 4
     billing_active: bool = True
+    users: int = 3
+    recordings: int = 7
+    usage_minutes: int = 1234
+    admins: list[str] = field(default_factory=lambda: ["anna@acme.example", "marco@acme.example"])
+    country: str = "IT"
+    timezone: str = "Europe/Rome"
+    vault: CodeVault = field(default_factory=lambda: CodeVault(b"test-secret-0123456789"))
+    codes_sent: dict[str, list[str]] = field(default_factory=dict)
+    """What each Admin's inbox shows: address → codes received (one per distinct message)."""
+    purged: list[str] = field(default_factory=list)
     fail_requests: int = 0
     """Answer the next N transition requests with a transient 5xx."""
     tickets: list[FakeTicket] = field(default_factory=list)
@@ -55,12 +74,19 @@ class FakePlatform:
             extensions_total=self.extensions,
             extensions_registered=self.registered,
             access_visible=self.state == ServiceState.ACTIVE,
+            usage_minutes=self.usage_minutes,
+            users_total=self.users,
+            recordings_total=self.recordings,
         )
 
     def finish(self, target: ServiceState) -> None:
         """What the platform's job does when it ends."""
         self.state = target
         self.registered = 0 if target == ServiceState.DEACTIVATED else self.extensions
+        if target == ServiceState.DELETED:
+            self.extensions = self.registered = self.users = self.recordings = 0
+            self.usage_minutes = 0
+            self.billing_active = False
 
     def _key(self) -> str:
         info = activity.info()
@@ -81,7 +107,12 @@ class FakePlatform:
             if platform.fail_requests > 0:
                 platform.fail_requests -= 1
                 raise ApplicationError("answered 500: injected fault", type="PlatformUnavailable")
-            if platform.state != req.kind.from_state:
+            allowed = (
+                (ServiceState.ACTIVE, ServiceState.DEACTIVATED)
+                if req.kind.target_state == ServiceState.DELETED
+                else (req.kind.from_state,)
+            )
+            if platform.state not in allowed:
                 raise ApplicationError(
                     f"service of tenant '{req.tenant_id}' is {platform.state.value}",
                     type="PlatformRejected409",
@@ -123,7 +154,54 @@ class FakePlatform:
             platform.mails.append(email)
             return EmailSent(message_id=f"<{len(platform.mails)}@test>", recipients=len(email.to))
 
-        return [request_transition, get_service, open_ticket, comment, resolve, send]
+        @activity.defn(name=DeletionActivities.GET_ADMINS)
+        async def get_admins(ref: TenantRef) -> TenantAdmins:
+            if ref.tenant_id != platform.tenant_id:
+                raise ApplicationError(
+                    f"tenant '{ref.tenant_id}' not found",
+                    type="PlatformRejected404",
+                    non_retryable=True,
+                )
+            return TenantAdmins(
+                tenant_id=platform.tenant_id,
+                tenant_name="ACME S.r.l.",
+                country=platform.country,
+                timezone=platform.timezone,
+                state=platform.state,
+                admins=platform.admins,
+            )
+
+        @activity.defn(name=DeletionActivities.PURGE)
+        async def purge(step: PurgeStep) -> Purged:
+            platform.purged.append(step.step)
+            return Purged(step=step.step, removed=1)
+
+        @activity.defn(name=DeletionActivities.SEND_CODE)
+        async def send_code(email: CodeEmail) -> EmailSent:
+            info = activity.info()
+            code = platform.vault.open(email.sealed, f"{info.workflow_id}/{info.workflow_run_id}")
+            for address in email.to:
+                platform.codes_sent.setdefault(str(address), []).append(code)
+            return EmailSent(message_id="<code@test>", recipients=len(email.to))
+
+        codes = CodeActivities(platform.vault)
+        return [
+            request_transition,
+            get_service,
+            open_ticket,
+            comment,
+            resolve,
+            send,
+            get_admins,
+            purge,
+            send_code,
+            codes.issue,
+            codes.check,
+            business_deadline,  # the real calendar: pure computation
+        ]
+
+    def code_for(self, address: str = "anna@acme.example") -> str:
+        return self.codes_sent[address][-1]
 
     def ticket(self, ticket_id: str) -> FakeTicket:
         return next(t for t in self.tickets if t.id == ticket_id)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from workflows.business_days import add_business_days, is_business_day
+from activities.calendar import add_business_days, is_business_day
 
 ROME = ZoneInfo("Europe/Rome")
 

@@ -2,7 +2,11 @@
 
 "Up to 2 business days" means: the same local time of day, two working days later, skipping
 weekends and the country's public holidays (the ``holidays`` package; Italy by default, where 2026
-adds 4 October, St Francis' day). Pure and deterministic, so workflows can call it directly.
+adds 4 October, St Francis' day).
+
+Workflows get the deadline from a (local) activity, not by calling the function: holiday tables
+and time-zone data change between deployments, and the deadline must be computed once and
+recorded in history, so a replay never sees a different one.
 """
 
 from datetime import date, datetime, timedelta
@@ -10,9 +14,15 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+from temporalio import activity
 
-DEFAULT_COUNTRY = "IT"
-DEFAULT_TIMEZONE = "Europe/Rome"
+from contracts.calendar import (
+    CALENDAR_DEADLINE,
+    DEFAULT_COUNTRY,
+    DEFAULT_TIMEZONE,
+    BusinessDeadline,
+    Deadline,
+)
 
 
 @lru_cache(maxsize=64)
@@ -47,3 +57,12 @@ def add_business_days(
             remaining -= 1
     deadline = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone)
     return deadline.astimezone(ZoneInfo("UTC"))
+
+
+@activity.defn(name=CALENDAR_DEADLINE)
+async def business_deadline(request: BusinessDeadline) -> Deadline:
+    return Deadline(
+        at=add_business_days(
+            request.start, request.business_days, request.country, request.timezone
+        )
+    )

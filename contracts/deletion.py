@@ -1,0 +1,132 @@
+"""Service deletion (PROCEDURES.md §2): input, code handling, purge steps, result."""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, EmailStr, Field
+
+from contracts.pbx import ServiceState
+from contracts.procedures import ProcedureStatus
+
+# Fixed by the provider's document.
+CODE_DIGITS = 8
+CODE_VALIDITY = timedelta(hours=1)  # "valid 1 hour from the email"
+DELIVERY_BUSINESS_DAYS = 2  # "can take up to 2 business days"
+# Beyond the source: wrong attempts are limited, and waiting has an end.
+MAX_WRONG_CODES = 5
+DEFAULT_HARD_CAP = timedelta(days=30)
+
+# The delivery team's purge, in order; each is one idempotent platform call shown in the UI.
+PURGE_STEPS = ("extensions", "users", "recordings", "numbers", "usage", "billing")
+PURGE_LABELS = {
+    "extensions": "deleting extensions",
+    "users": "deleting users",
+    "recordings": "erasing recordings and data",
+    "numbers": "releasing phone numbers",
+    "usage": "zeroing usage",
+    "billing": "stopping billing",
+}
+
+
+class DeletionInput(BaseModel):
+    tenant_id: str
+    requested_by: EmailStr
+    code_validity: timedelta = CODE_VALIDITY
+    max_wrong_codes: int = Field(default=MAX_WRONG_CODES, ge=1, le=20)
+    delivery_business_days: int = Field(default=DELIVERY_BUSINESS_DAYS, ge=1, le=30)
+    hard_cap: timedelta = DEFAULT_HARD_CAP
+
+
+class TenantAdmins(BaseModel):
+    tenant_id: str
+    tenant_name: str
+    country: str
+    timezone: str
+    state: ServiceState
+    admins: list[EmailStr]
+
+
+class IssuedCode(BaseModel):
+    """What history holds of a code: its HMAC, and the code sealed for the email step only."""
+
+    digest: str
+    sealed: str
+
+
+class IssueCode(BaseModel):
+    digits: int = CODE_DIGITS
+
+
+class CodeEmail(BaseModel):
+    tenant_id: str
+    tenant_name: str
+    to: list[EmailStr] = Field(min_length=1)
+    sealed: str
+    valid_minutes: int
+
+
+class CodeCheck(BaseModel):
+    code: str
+    digest: str
+
+
+class ConfirmCode(BaseModel):
+    """The Update's argument; the validator checks the format before it reaches history."""
+
+    code: str
+
+
+class WithdrawRequest(BaseModel):
+    reason: str = "withdrawn by the operator"
+
+
+class Phase(StrEnum):
+    REQUESTING = "requesting"
+    AWAITING_CODE = "awaiting-confirmation"
+    CONFIRMED = "confirmed"
+    LOCKED = "locked"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class Answer(BaseModel):
+    message: str
+    phase: Phase
+    deadline: datetime | None = None
+
+
+class PurgeStep(BaseModel):
+    tenant_id: str
+    step: str
+
+
+class Purged(BaseModel):
+    step: str
+    removed: int
+
+
+class DeletionStatus(ProcedureStatus):
+    phase: Phase = Phase.REQUESTING
+    admins_notified: int = 0
+    code_expires_at: datetime | None = None
+    wrong_codes: int = 0
+    confirmed_at: datetime | None = None
+    purged: list[str] = Field(default_factory=list)
+
+
+class DeletionResult(BaseModel):
+    tenant_id: str
+    phase: Phase
+    state: ServiceState | None = None
+    confirmed_at: datetime | None = None
+    deadline: datetime | None = None
+    escalated: bool = False
+    ticket_id: str | None = None
+
+
+class DeletionActivities:
+    GET_ADMINS = "pbx.get_admins"
+    PURGE = "pbx.purge"
+    ISSUE_CODE = "codes.issue"
+    CHECK_CODE = "codes.check"
+    SEND_CODE = "mail.send_deletion_code"

@@ -1,0 +1,73 @@
+"""Histories of ServiceDeletion worth guarding: each way a request can end."""
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.deletion import ConfirmCode, DeletionInput, WithdrawRequest
+from tests.histories.record import Scenario
+from tests.workflows.fake_platform import FakePlatform
+from tests.workflows.test_service_deletion import code_emailed, platform_deletes, wrong
+from workflows.service_deletion import ServiceDeletion
+
+Drive = Callable[[WorkflowEnvironment, WorkflowHandle, FakePlatform], Awaitable[None]]
+
+
+def _scenario(name: str, drive: Drive) -> Scenario:
+    platform = FakePlatform()
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = DeletionInput(tenant_id="acme", requested_by="ops@provider.example")
+        return await client.start_workflow(
+            ServiceDeletion.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def run(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        await code_emailed(env, handle)
+        await drive(env, handle, platform)
+
+    return Scenario(name, platform.activities, start, run)
+
+
+async def _confirm(handle: WorkflowHandle, code: str) -> None:
+    await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=code))
+
+
+async def deleted_after_two_wrong_codes(env, handle, platform) -> None:
+    for _ in range(2):
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await _confirm(handle, wrong(platform.code_for()))
+    await _confirm(handle, platform.code_for())
+    await platform_deletes(env, handle, platform)
+
+
+async def deleted_late_with_ticket(env, handle, platform) -> None:
+    await _confirm(handle, platform.code_for())
+    await env.sleep(timedelta(days=6))
+    await platform_deletes(env, handle, platform)
+
+
+async def expired(env, handle, platform) -> None:
+    await env.sleep(timedelta(hours=2))
+
+
+async def locked(env, handle, platform) -> None:
+    for _ in range(5):
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await _confirm(handle, wrong(platform.code_for()))
+
+
+async def withdrawn(env, handle, platform) -> None:
+    await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+
+
+SCENARIOS = [
+    _scenario("deletion_confirmed", deleted_after_two_wrong_codes),
+    _scenario("deletion_escalated", deleted_late_with_ticket),
+    _scenario("deletion_expired", expired),
+    _scenario("deletion_locked", locked),
+    _scenario("deletion_withdrawn", withdrawn),
+]

@@ -1,0 +1,363 @@
+"""Cloud PBX service deletion (PROCEDURES.md §2).
+
+1. The tenant's users with the Admin role are listed; none → the procedure fails (nobody could
+   receive the code).
+2. An 8-digit code is generated and emailed to every Admin; the workflow keeps only its HMAC.
+3. The operator confirms with the code (an Update): a malformed code is refused before it reaches
+   history, wrong codes are counted (5 lock the request), and the code is valid for 1 hour from
+   the email. Before confirmation the request can be withdrawn; after, never.
+4. Confirmed, the service shows ``deleting`` and the delivery team's purge runs step by step.
+   The platform's erasure must end within 2 business days of the confirmation (the tenant's
+   country and time zone); past that one support ticket is opened, and resolved at the end.
+5. The result is verified (nothing left, usage zero, billing stopped) and the operator and the
+   Admins are told.
+"""
+
+import re
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contracts import search_attributes as sa
+    from contracts.calendar import BusinessDeadline
+    from contracts.deletion import (
+        CODE_DIGITS,
+        PURGE_LABELS,
+        PURGE_STEPS,
+        Answer,
+        CodeCheck,
+        CodeEmail,
+        ConfirmCode,
+        DeletionInput,
+        DeletionResult,
+        DeletionStatus,
+        Phase,
+        PurgeStep,
+        WithdrawRequest,
+    )
+    from contracts.mail import EmailMessage
+    from contracts.pbx import (
+        PLATFORM_EVENT_SIGNAL,
+        PlatformEvent,
+        ServiceSnapshot,
+        ServiceState,
+        TransitionKind,
+        TransitionRequest,
+    )
+    from contracts.procedures import Outcome, Procedure
+
+from workflows import calls
+from workflows.platform_job import PlatformJob
+from workflows.progress import add_note, failed, show_step
+from workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
+
+_CODE_FORMAT = re.compile(rf"^\d{{{CODE_DIGITS}}}$")
+
+
+class Step:
+    ADMINS = "finding-admins"
+    AWAITING = "awaiting-confirmation"
+    PURGING = "purging"
+    WAITING = "waiting-for-delivery"
+    VERIFYING = "verifying"
+    DONE = "done"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@workflow.defn(name=Procedure.DELETION.value)
+class ServiceDeletion:
+    @workflow.init
+    def __init__(self, inp: DeletionInput) -> None:
+        self._input = inp
+        self._digest: str | None = None
+        self._job = PlatformJob(inp.tenant_id, ServiceState.DELETED)
+        self._escalation = Escalation(inp.tenant_id)
+        self._status = DeletionStatus(
+            procedure=Procedure.DELETION,
+            workflow_id=workflow.info().workflow_id,
+            tenant_id=inp.tenant_id,
+            step=Step.ADMINS,
+            started_at=workflow.now(),
+        )
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    @workflow.update(
+        description="Confirm the deletion with the 8-digit code emailed to the Admins. "
+        "Irreversible once accepted. Wrong codes are counted; the request locks at the limit."
+    )
+    async def confirm(self, request: ConfirmCode) -> Answer:
+        assert self._digest is not None  # the validator let us in only while awaiting
+        matches = await calls.check_code(CodeCheck(code=request.code, digest=self._digest))
+        self._refuse_unless_awaiting()  # another Update may have won while we checked
+        if matches:
+            self._status.phase = Phase.CONFIRMED
+            self._status.confirmed_at = workflow.now()
+            return Answer(message="confirmed: the deletion cannot be undone", phase=Phase.CONFIRMED)
+        self._status.wrong_codes += 1
+        left = self._input.max_wrong_codes - self._status.wrong_codes
+        if left <= 0:
+            self._status.phase = Phase.LOCKED
+            raise ApplicationError(
+                f"wrong code; the request is now locked after {self._input.max_wrong_codes} "
+                "wrong codes — start the deletion again",
+                type="Locked",
+            )
+        raise ApplicationError(f"wrong code; {left} attempt(s) left", type="WrongCode")
+
+    @confirm.validator
+    def _validate_confirm(self, request: ConfirmCode) -> None:
+        if not _CODE_FORMAT.match(request.code):
+            raise ValueError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
+        self._refuse_unless_awaiting()
+
+    @workflow.update(description="Withdraw the request before it is confirmed; never after.")
+    def withdraw(self, request: WithdrawRequest) -> Answer:
+        self._status.phase = Phase.WITHDRAWN
+        self._status.error = request.reason
+        return Answer(message="withdrawn: nothing was deleted", phase=Phase.WITHDRAWN)
+
+    @withdraw.validator
+    def _validate_withdraw(self, request: WithdrawRequest) -> None:
+        phase = self._status.phase
+        if phase == Phase.CONFIRMED:
+            raise ValueError("the deletion was confirmed and cannot be undone (irreversible)")
+        if phase not in (Phase.REQUESTING, Phase.AWAITING_CODE):
+            raise ValueError(f"nothing to withdraw: the request is {phase.value}")
+
+    @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
+    def platform_event(self, event: PlatformEvent) -> None:
+        self._job.on_event(event)
+
+    @workflow.query(description="Phase, code expiry, wrong attempts, purge steps, SLA, ticket.")
+    def status(self) -> DeletionStatus:
+        return self._status.model_copy(update={"ticket_id": self._escalation.ticket_id})
+
+    def _refuse_unless_awaiting(self) -> None:
+        phase = self._status.phase
+        expires = self._status.code_expires_at
+        if phase == Phase.AWAITING_CODE and expires is not None and workflow.now() >= expires:
+            phase = Phase.EXPIRED
+        reasons = {
+            Phase.REQUESTING: "the code has not been emailed yet; try again in a moment",
+            Phase.CONFIRMED: "already confirmed: the deletion is in progress and cannot be undone",
+            Phase.LOCKED: f"locked after {self._input.max_wrong_codes} wrong codes — start the "
+            "deletion again",
+            Phase.WITHDRAWN: "the request was withdrawn — start the deletion again",
+            Phase.EXPIRED: "expired — start the deletion again",
+        }
+        if phase in reasons:
+            raise ApplicationError(reasons[phase], type=f"Refused{phase.name.title()}")
+
+    # --- the procedure --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: DeletionInput) -> DeletionResult:
+        self._enter(Step.ADMINS, "Listing the tenant's users with the Admin role.")
+        try:
+            tenant = await calls.get_admins(inp.tenant_id)
+        except ActivityError as err:
+            raise self._failed(cause_message(err), "PlatformRejected") from err
+        if tenant.state in (ServiceState.DELETING, ServiceState.DELETED):
+            raise self._failed(
+                f"the service of tenant '{inp.tenant_id}' is already {tenant.state.value}",
+                "AlreadyDeleted",
+            )
+        if not tenant.admins:
+            raise self._failed(
+                f"tenant '{inp.tenant_id}' has no user with the Admin role, so nobody can "
+                "receive the confirmation code; give a user the Admin role and start again",
+                "NoAdmin",
+            )
+
+        if self._status.phase == Phase.WITHDRAWN:
+            return self._ended_unconfirmed()  # withdrawn before any code went out
+        issued = await calls.issue_code()
+        self._digest = issued.digest
+        minutes = int(inp.code_validity.total_seconds() // 60)
+        await calls.send_code(
+            CodeEmail(
+                tenant_id=inp.tenant_id,
+                tenant_name=tenant.tenant_name,
+                to=tenant.admins,
+                sealed=issued.sealed,
+                valid_minutes=minutes,
+            )
+        )
+        expires = workflow.now() + inp.code_validity  # "valid 1 hour from the email"
+        self._status.admins_notified = len(tenant.admins)
+        self._status.code_expires_at = expires
+        if self._status.phase == Phase.REQUESTING:  # not withdrawn meanwhile
+            self._status.phase = Phase.AWAITING_CODE
+        workflow.upsert_search_attributes(
+            [sa.STEP.value_set(Step.AWAITING), sa.SLA_DEADLINE.value_set(expires)]
+        )
+        self._enter(
+            Step.AWAITING,
+            f"Code emailed to {len(tenant.admins)} Admin(s); valid until "
+            f"**{expires:%H:%M} UTC**. Confirm with `pbxops delete confirm --tenant "
+            f"{inp.tenant_id} --code …`.",
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._status.phase != Phase.AWAITING_CODE,
+                timeout=max(expires - workflow.now(), timedelta(seconds=1)),
+                timeout_summary="code validity",
+            )
+        except TimeoutError:
+            self._status.phase = Phase.EXPIRED
+        if self._status.phase != Phase.CONFIRMED:
+            return self._ended_unconfirmed()
+
+        confirmed_at = self._status.confirmed_at or workflow.now()
+        deadline = await calls.business_deadline(
+            BusinessDeadline(
+                start=confirmed_at,
+                business_days=inp.delivery_business_days,
+                country=tenant.country,
+                timezone=tenant.timezone,
+            )
+        )
+        return await self._delete(tenant.tenant_name, tenant.admins, confirmed_at, deadline.at)
+
+    async def _delete(
+        self, tenant_name: str, admins: list[str], confirmed_at: datetime, deadline: datetime
+    ) -> DeletionResult:
+        inp = self._input
+        self._status.sla_deadline = deadline
+        workflow.upsert_search_attributes(
+            [sa.STEP.value_set(Step.PURGING), sa.SLA_DEADLINE.value_set(deadline)]
+        )
+        self._enter(Step.PURGING, "The delivery team has the request: the service shows deleting.")
+        try:
+            accepted = await calls.request_transition(
+                TransitionRequest(tenant_id=inp.tenant_id, kind=TransitionKind.DELETION)
+            )
+        except ActivityError as err:
+            raise self._failed(cause_message(err), "PlatformRejected") from err
+        self._job.job_id = accepted.job_id
+
+        for number, step in enumerate(PURGE_STEPS, start=1):
+            self._enter(
+                Step.PURGING,
+                f"Purge step {number}/{len(PURGE_STEPS)}: {PURGE_LABELS[step]}. Deadline "
+                f"**{deadline:%Y-%m-%d %H:%M} UTC** (2 business days).",
+            )
+            await calls.purge(PurgeStep(tenant_id=inp.tenant_id, step=step))
+            self._status.purged.append(step)
+
+        self._enter(
+            Step.WAITING,
+            f"Waiting for the platform to finish erasing the data (job `{accepted.job_id}`). "
+            f"Support ticket if not deleted by **{deadline:%Y-%m-%d %H:%M} UTC**.",
+        )
+        try:
+            await self._job.wait(
+                SlaWindow(deadline=deadline, hard_cap_at=confirmed_at + inp.hard_cap),
+                lambda: self._escalate(deadline),
+                what=f"{inp.tenant_id} is deleted",
+            )
+        except HardCapReached as err:
+            message = (
+                f"the platform did not finish deleting tenant '{inp.tenant_id}' within "
+                f"{inp.hard_cap.days} days of the confirmation"
+            )
+            await self._escalation.comment(f"pbxops stopped waiting: {message}. Needs a person.")
+            raise self._failed(message, "HardCapReached") from err
+
+        self._enter(Step.VERIFYING, "Checking that nothing of the tenant remains.")
+        after = await calls.get_service(inp.tenant_id, activity_id="verify", must_succeed=True)
+        self._verify(after)
+        if self._escalation.ticket_id:
+            await self._escalation.resolve(
+                "The deletion completed after the 2-business-day deadline. Resolved "
+                "automatically by pbxops."
+            )
+        await calls.send_email(
+            self._completion_email(tenant_name, [str(inp.requested_by), *admins]),
+            step="notify-deleted",
+        )
+        self._status.outcome = Outcome.COMPLETED
+        self._status.finished_at = workflow.now()
+        self._enter(Step.DONE, "The service is deleted: data erased, usage zero, billing stopped.")
+        return self._result(after.state, deadline)
+
+    async def _escalate(self, deadline: datetime) -> None:
+        inp = self._input
+        ticket = await self._escalation.open(
+            subject=f"Deletion of tenant {inp.tenant_id} not finished after 2 business days",
+            body=(
+                f"The deletion of tenant '{inp.tenant_id}' was confirmed at "
+                f"{self._status.confirmed_at:%Y-%m-%d %H:%M} UTC; the provider's limit of 2 "
+                f"business days passed at {deadline:%Y-%m-%d %H:%M} UTC and the service is "
+                f"still not deleted (platform job {self._job.job_id}; purge steps done: "
+                f"{', '.join(self._status.purged) or 'none'}). pbxops keeps waiting and will "
+                "resolve this ticket when the deletion completes."
+            ),
+        )
+        self._status.escalated = True
+        add_note(self._status, f"**Escalated**: support ticket `{ticket}`.")
+
+    def _verify(self, after: ServiceSnapshot) -> None:
+        left = {
+            "state": after.state != ServiceState.DELETED,
+            "extensions": after.extensions_total > 0,
+            "users": after.users_total > 0,
+            "recordings": after.recordings_total > 0,
+            "usage": after.usage_minutes > 0,
+            "billing": after.billing_active,
+        }
+        problems = [name for name, wrong in left.items() if wrong]
+        if problems:
+            raise self._failed(
+                f"the platform reported tenant '{self._input.tenant_id}' deleted, but these "
+                f"remain: {', '.join(problems)}",
+                "VerificationFailed",
+            )
+
+    def _completion_email(self, tenant_name: str, recipients: list[str]) -> EmailMessage:
+        tenant = self._input.tenant_id
+        text = (
+            f"The Cloud PBX service of {tenant_name} ({tenant}) has been deleted.\n\n"
+            "All its data (extensions, users, recordings) is erased, its numbers are released, "
+            "its usage is zero and its billing has stopped."
+        )
+        if self._escalation.ticket_id:
+            text += f"\n\nSupport ticket {self._escalation.ticket_id} was resolved."
+        unique = list(dict.fromkeys(recipients))
+        return EmailMessage(to=unique, subject=f"Service deleted: {tenant_name}", text=text)
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+
+    def _ended_unconfirmed(self) -> DeletionResult:
+        phase = self._status.phase
+        endings = {
+            Phase.EXPIRED: "The code expired before anyone confirmed: nothing was deleted.",
+            Phase.LOCKED: "Too many wrong codes: the request is locked, nothing was deleted.",
+            Phase.WITHDRAWN: "The request was withdrawn: nothing was deleted.",
+        }
+        self._status.outcome = Outcome.COMPLETED
+        self._status.finished_at = workflow.now()
+        self._enter(Step.ENDED, endings[phase])
+        workflow.upsert_search_attributes([sa.STEP.value_set(phase.value)])
+        return self._result(None, None)
+
+    def _result(self, state: ServiceState | None, deadline: datetime | None) -> DeletionResult:
+        return DeletionResult(
+            tenant_id=self._input.tenant_id,
+            phase=self._status.phase,
+            state=state,
+            confirmed_at=self._status.confirmed_at,
+            deadline=deadline,
+            escalated=self._escalation.ticket_id is not None,
+            ticket_id=self._escalation.ticket_id,
+        )
+
+    def _enter(self, step: str, detail: str) -> None:
+        show_step(self._status, step, detail)
+
+    def _failed(self, message: str, kind: str) -> ApplicationError:
+        return failed(self._status, message, kind)
