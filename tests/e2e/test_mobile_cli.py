@@ -1,0 +1,195 @@
+"""Mobile lines end to end: the `pbxops mobile` CLI against the dev server, simulator and worker.
+
+The user's QR code is read back from the mailbox's HTML page and decoded with a real QR decoder
+(OpenCV); the decoded string is what the simulated phone activates with. Phone events travel as a
+real platform's would: simulator callback → the worker's receiver → Signal.
+"""
+
+import asyncio
+import base64
+import csv
+import json
+import re
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from runtime.settings import Settings
+from runtime.temporal import connect
+from tests.processes import wait_until
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def mobile_tenant(stack: Stack, tenant_id: str, **org) -> None:
+    stack.put_tenant(tenant_id)
+    with stack.api() as api:
+        body = {"licences_total": 1, "smdp_address": "smdp.e2e.example", **org}
+        api.put(f"/admin/tenants/{tenant_id}/mobile", json=body).raise_for_status()
+
+
+def mails(stack: Stack, address: str) -> list[dict]:
+    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    return found.json()["messages"]
+
+
+def qr_from_inbox_page(stack: Stack, message_id: str) -> str:
+    """The QR image as the mailbox's HTML page shows it, decoded by OpenCV."""
+    page = httpx.get(f"{stack.platform_url}/inbox/{message_id}").text
+    match = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert match, "the inbox page shows no QR image"
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(match.group(1)), np.uint8), 0)
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return text
+
+
+def status(stack: Stack, device_id: str) -> dict:
+    result = stack.cli("mobile", "status", "--device", device_id, "--json")
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def one_line_error(result, expected: str) -> None:
+    assert result.code == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert expected in lines[0], lines[0]
+
+
+async def history_text(stack: Stack, workflow_id: str) -> str:
+    settings = Settings(temporal_address=stack.temporal_address)
+    client = await connect(settings)
+    assert client.data_converter.payload_converter is not None
+    assert pydantic_data_converter is not None
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return json.dumps(history.to_json_dict())
+
+
+def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_path):
+    tenant = "e2e-mobile"
+    mobile_tenant(stack, tenant)
+
+    started = stack.cli(
+        "mobile", "provision", "--tenant", tenant, "--user", f"{tenant}-u1", "--json"
+    )
+    assert started.code == 0, started.stderr
+    out = json.loads(started.stdout)
+    device_id, workflow_id = out["device_id"], out["workflow_id"]
+    assert workflow_id == f"mobile-line/{device_id}" and "/workflows/mobile-line%2F" in out["url"]
+    assert out["outcome"]["delivery"] == "email" and out["activation"] is None
+
+    [mail] = mails(stack, f"anna@{tenant}.example")
+    lpa = qr_from_inbox_page(stack, mail["ID"])
+    assert lpa.startswith("LPA:1$smdp.e2e.example$")
+
+    # The pool had one licence: a second line is refused before anything starts.
+    one_line_error(
+        stack.cli("mobile", "provision", "--tenant", tenant, "--user", f"{tenant}-u2"),
+        f"no mobile-line licence left in the pool of tenant '{tenant}' (1 of 1 in use)",
+    )
+
+    # The phone scans the QR: the platform calls the worker back, the workflow goes online.
+    assert stack.cli("mobile", "simulate", "activate", "--code", lpa).code == 0
+    wait_until(
+        lambda: status(stack, device_id)["status"]["device_status"] == "online", 20, "online"
+    )
+    shown = stack.cli("mobile", "status", "--device", device_id)
+    assert "online" in shown.stdout and "green" in shown.stdout
+    one_line_error(
+        stack.cli("mobile", "new-code", "--device", device_id),
+        f"mobile device '{device_id}' is online; a new activation code can be generated only "
+        "while it is pending activation",
+    )
+
+    assert (
+        stack.cli("mobile", "simulate", "call", "--device", device_id, "--duration", "42").code == 0
+    )
+    calls = tmp_path / "calls.csv"
+    listed = stack.cli(
+        "cdr",
+        "--subclient-type",
+        "Mobile_Network",
+        "--tenant",
+        tenant,
+        "--since",
+        "1h",
+        "--csv",
+        str(calls),
+    )
+    assert listed.code == 0, listed.stderr
+    rows = list(csv.DictReader(calls.open()))
+    assert [(r["device_id"], r["duration_seconds"], r["sub_client_type"]) for r in rows] == [
+        (device_id, "42", "Mobile_Network")
+    ]
+
+    replaced = stack.cli("mobile", "lost-stolen", "--device", device_id, "--json")
+    assert replaced.code == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["outcome"]["status"] == "pending_activation"
+    wait_until(lambda: len(mails(stack, f"anna@{tenant}.example")) == 2, 10, "the second email")
+    newest = mails(stack, f"anna@{tenant}.example")[0]
+    new_lpa = qr_from_inbox_page(stack, newest["ID"])
+    assert new_lpa != lpa
+    one_line_error(stack.cli("mobile", "simulate", "activate", "--code", lpa), "already used")
+
+    deleted = stack.cli("mobile", "delete", "--device", device_id, "--yes")
+    assert deleted.code == 0, deleted.stderr
+    assert "licence is back in the pool (1 available)" in deleted.stdout
+    wait_until(lambda: len(mails(stack, f"anna@{tenant}.example")) == 3, 10, "the deletion email")
+    final = status(stack, device_id)
+    assert final["execution"] == "completed" and final["status"]["device_status"] == "deleted"
+
+    # No activation code anywhere in the workflow's history or the worker's log.
+    secrets = [lpa.rsplit("$", 1)[1], new_lpa.rsplit("$", 1)[1]]
+    text = asyncio.run(history_text(stack, workflow_id))
+    worker_log = stack.processes["worker"].log_path.read_text()
+    assert not any(secret in text or secret in worker_log for secret in secrets)
+
+
+def test_suppressed_emails_give_the_operator_the_code_which_expires(stack: Stack, tmp_path):
+    tenant = "e2e-mobile-quiet"
+    mobile_tenant(stack, tenant, suppress_emails=True)
+    png = tmp_path / "qr.png"
+
+    # A 3-second validity so the expiry happens within the test; the default is 90 days.
+    started = stack.cli(
+        "mobile",
+        "provision",
+        "--tenant",
+        tenant,
+        "--user",
+        f"{tenant}-u1",
+        "--png",
+        str(png),
+        PBXOPS_MOBILE_CODE_VALIDITY="PT3S",
+    )
+
+    assert started.code == 0, started.stderr
+    assert "not emailed" in started.stdout and "suppresses emails" in started.stdout
+    printed = re.search(r"LPA:1\$smdp\.e2e\.example\$[A-Z0-9-]+", started.stdout)
+    assert printed, started.stdout
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(png), 0))
+    assert text == printed.group(0)
+    assert mails(stack, f"anna@{tenant}.example") == []
+    device_id = re.search(r"device (md-[0-9a-f]+)", started.stdout).group(1)
+
+    wait_until(
+        lambda: status(stack, device_id)["status"]["step"] == "code-expired", 20, "the expiry"
+    )
+    assert "code expired" in stack.cli("mobile", "status", "--device", device_id).stdout
+    one_line_error(
+        stack.cli("mobile", "simulate", "activate", "--code", printed.group(0)), "expired"
+    )
+
+    again = stack.cli("mobile", "new-code", "--device", device_id, "--json")
+    assert again.code == 0, again.stderr
+    activation = json.loads(again.stdout)["activation"]
+    assert activation["activation_code"] != printed.group(0)
+    assert stack.cli("mobile", "simulate", "activate", "--device", device_id).code == 0
+    wait_until(
+        lambda: status(stack, device_id)["status"]["device_status"] == "online", 20, "online"
+    )
+    assert mails(stack, f"anna@{tenant}.example") == []
