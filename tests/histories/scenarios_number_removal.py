@@ -1,0 +1,63 @@
+"""Histories of NumberPackageRemoval worth guarding: both billing paths, a partly done request,
+manual handling, the verification ticket, a refused requester."""
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.number_removal import NumberRemovalInput
+from tests.histories.record import Scenario
+from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
+from workflows.number_removal import NumberPackageRemoval
+
+N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"
+
+
+def _scenario(
+    name: str,
+    numbers: list[FakeNumber],
+    requested_by: str = "giulia@acme.example",
+    **overrides: timedelta,
+) -> Scenario:
+    def activities() -> list:
+        return FakeNumberWorld().add(*numbers).activities()
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = NumberRemovalInput(
+            tenant_id="acme",
+            numbers=[n.number for n in numbers],
+            requested_by=requested_by,
+            **overrides,
+        )
+        return await client.start_workflow(
+            NumberPackageRemoval.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def drive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        return None  # time skipping carries the workflow to its end
+
+    return Scenario(name, activities, start, drive)
+
+
+SCENARIOS = [
+    _scenario("number_removal_ecommerce", [FakeNumber(N1, ECOM), FakeNumber(N2, ECOM)]),
+    _scenario(
+        "number_removal_direct_partly",
+        [
+            FakeNumber(N1, DIRECT, billing_account=None),
+            FakeNumber(N2, DIRECT, billing_account=None),
+            FakeNumber(N3, DIRECT, billing_account=None, locked_reason="porting"),
+        ],
+    ),
+    _scenario(
+        "number_removal_unknown_soc", [FakeNumber(N1, "LegacyBundle0909", billing_account=None)]
+    ),
+    _scenario(
+        "number_removal_verification_ticket",
+        [FakeNumber(N1, DIRECT, billing_account=None, csu_shows_deletion=False)],
+        verify_hard_cap=timedelta(hours=1),
+    ),
+    _scenario("number_removal_late_verification", [FakeNumber(N1, visible_after_polls=16)]),
+    _scenario("number_removal_not_allowed", [FakeNumber(N1)], requested_by="ugo@acme.example"),
+]
