@@ -1,0 +1,5 @@
+"""Benchmarks (issue 8): never part of ``make test``; ``make bench`` runs them all.
+
+Each is a module run as ``.venv/bin/python -m bench.<name>``; each writes
+``bench/results/<name>.json`` and prints a table. See docs/benchmarks.md.
+"""
