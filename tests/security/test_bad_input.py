@@ -1,0 +1,489 @@
+"""The bad-input catalogue: every way an operator can get a command wrong, across every command.
+
+One table, one test run per row, against the session stack (dev server, simulator, worker) and the
+real ``pbxops`` executable. For every row:
+
+- the exit code is not 0;
+- stderr is exactly one line, ``error: <one human sentence>``, naming the bad value; no traceback;
+- nothing changed: the simulator's view of every tenant, number, device, customer account and
+  ticket the catalogue uses is read before and after (``snapshot``), and so are the number of
+  messages to the catalogue's addresses in the mailbox and the number of workflow executions.
+
+The world the rows act on is made once (``world``): tenants in each service state, a deactivation
+already running, deletion requests awaiting confirmation / expired / locked, mobile lines online
+and with an expired code, phone numbers, a reseller with accounts. Every id starts with ``bad``.
+"""
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from contracts import search_attributes as sa
+from contracts.deletion import DeletionInput, DeletionResult, Phase
+from contracts.procedures import Procedure
+from runtime.settings import Settings
+from runtime.temporal import connect
+from tests.processes import wait_until
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+ACTIVE, OFF, BUSY = "bad-active", "bad-off", "bad-busy"
+AWAITING, EXPIRED, LOCKED = "bad-await", "bad-expired", "bad-locked"
+MOBILE, NUMBERS = "bad-mobile", "bad-num"
+TENANTS = (ACTIVE, OFF, BUSY, AWAITING, EXPIRED, LOCKED, MOBILE, NUMBERS)
+RESELLER, PARTNER, ACCOUNT, DIRECT = "bad-reseller", "p-bad", "bad-acct", "bad-direct"
+NUMBER, NUMBER_UNKNOWN = "+390699100001", "+390699100099"
+DEAD_PORT = "http://127.0.0.1:1"
+LONG = "x" * 5000
+INJECTION = "x' OR TenantId != '"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: tuple[str, ...]
+    expect: str  # a fragment of the error line, naming the bad value
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def case(id: str, *args: str, expect: str, **env: str) -> Any:
+    return pytest.param(Case(id, args, expect, env), id=id)
+
+
+CREATE = (
+    "customer", "create", "--reseller", RESELLER, "--product-type", "essentials",
+    "--pbx-host", "pbx.bad.example",
+)  # fmt: skip
+
+
+def create(name: str = "Bad New", *extra: str, admin: str = "Ada <ada@bad-new.example>",
+           country: str = "IT", contact: str | None = PARTNER) -> tuple[str, ...]:  # fmt: skip
+    args = (*CREATE, "--name", name, "--country", country, "--admin", admin, *extra)
+    return (*args, "--contact", contact) if contact else args
+
+
+CATALOGUE = [
+    # --- unknown things -------------------------------------------------------------------------
+    case("unknown-tenant-deactivate", "deactivate", "--tenant", "bad-nobody",
+         expect="tenant 'bad-nobody' not found"),
+    case("unknown-tenant-mobile-list", "mobile", "list", "--tenant", "bad-nobody",
+         expect="tenant 'bad-nobody' not found"),
+    case("unknown-user-mobile-provision", "mobile", "provision", "--tenant", MOBILE, "--user",
+         "bad-u9", expect=f"user 'bad-u9' not found in tenant '{MOBILE}'"),
+    case("unknown-device-new-code", "mobile", "new-code", "--device", "md-bad0000000",
+         expect="no mobile line with device id 'md-bad0000000'"),
+    case("unknown-number", "number", "remove", "--number", NUMBER_UNKNOWN, "--requested-by",
+         f"anna@{NUMBERS}.example", expect=f"number {NUMBER_UNKNOWN} is not known to CSU"),
+    case("unknown-number-status", "number", "status", NUMBER_UNKNOWN,
+         expect=f"no removal with workflow id 'number-removal/{NUMBER_UNKNOWN}'"),
+    case("unknown-account-show", "customer", "show", "bad-nobody",
+         expect="customer account 'bad-nobody' not found"),
+    case("unknown-reseller", *create(), "--reseller", "bad-nobody",
+         expect="reseller 'bad-nobody' not found"),
+    case("unknown-workflow-status", "status", "pbx-deletion/bad-nobody",
+         expect="no procedure with workflow id 'pbx-deletion/bad-nobody'"),
+    # --- wrong state ----------------------------------------------------------------------------
+    case("wrong-state-deactivate", "deactivate", "--tenant", OFF,
+         expect=f"the service of tenant '{OFF}' is deactivated; a deactivation needs it active"),
+    case("wrong-state-reactivate", "reactivate", "--tenant", ACTIVE,
+         expect=f"the service of tenant '{ACTIVE}' is active; a reactivation needs it deactivated"),
+    case("wrong-state-new-code-online", "mobile", "new-code", "--device", "{online_device}",
+         expect="is online; a new activation code can be generated only while it is pending"),
+    case("wrong-state-withdraw-expired", "delete", "cancel", "--tenant", EXPIRED,
+         expect="expired — start the deletion again"),
+    case("wrong-state-enable-pbx-no-connection", "customer", "enable-pbx", ACCOUNT,
+         expect=f"account '{ACCOUNT}' has no PBX connection"),
+    case("wrong-requester-role", "number", "remove", "--number", NUMBER, "--requested-by",
+         f"ugo@{NUMBERS}.example", expect=f"ugo@{NUMBERS}.example is not an Admin or Super User"),
+    case("wrong-actor-admin-on-provider-account", "contacts", "add", "help@bad.example",
+         "--account", DIRECT, "--as", "admin", "--by", "ops@bad.example",
+         expect=f"only on accounts created by a partner; account '{DIRECT}'"),
+    # --- duplicate start ------------------------------------------------------------------------
+    case("duplicate-deactivation", "deactivate", "--tenant", BUSY,
+         expect=f"tenant '{BUSY}' already has a running ServiceDeactivation"),
+    case("duplicate-procedure-on-busy-tenant", "delete", "--tenant", BUSY, "--requested-by",
+         "ops@bad.example", expect=f"tenant '{BUSY}' already has a running ServiceDeactivation"),
+    case("duplicate-deletion-request", "delete", "--tenant", AWAITING, "--requested-by",
+         "ops@bad.example", expect=f"tenant '{AWAITING}' already has a running ServiceDeletion"),
+    case("duplicate-mobile-line", "mobile", "provision", "--tenant", MOBILE, "--user",
+         f"{MOBILE}-u1", expect=f"user '{MOBILE}-u1' of tenant '{MOBILE}' already has mobile line"),
+    case("duplicate-customer-name", *create("Bad Acct"),
+         expect=f"a customer named 'Bad Acct' already exists for reseller '{RESELLER}'"),
+    # --- codes: malformed, expired, locked, used ------------------------------------------------
+    case("malformed-code-letters", "delete", "confirm", "--tenant", AWAITING, "--code", "12ab",
+         expect="the code is 8 digits"),
+    case("malformed-activation-code", "mobile", "simulate", "activate", "--code",
+         "LPA:1$only-one-part", expect="not an activation code"),
+    case("expired-deletion-code", "delete", "confirm", "--tenant", EXPIRED, "--code", "12345678",
+         expect="expired — start the deletion again"),
+    case("expired-activation-code", "mobile", "simulate", "activate", "--code", "{expired_lpa}",
+         expect="activation code expired on"),
+    case("used-activation-code", "mobile", "simulate", "activate", "--code", "{used_lpa}",
+         expect="activation code already used"),
+    case("expired-code-to-print", "mobile", "code", "--device", "{expired_device}",
+         expect="has no usable activation code"),
+    case("locked-deletion-request", "delete", "confirm", "--tenant", LOCKED, "--code",
+         "12345678", expect="locked after too many wrong codes — start the deletion again"),
+    case("no-deletion-request", "delete", "confirm", "--tenant", ACTIVE, "--code", "12345678",
+         expect=f"there is no deletion request for tenant '{ACTIVE}'"),
+    # --- invalid email / country / phone number -------------------------------------------------
+    case("invalid-email-requested-by", "delete", "--tenant", ACTIVE, "--requested-by",
+         "not-an-email", expect="requested-by: value is not a valid email address"),
+    case("invalid-email-number-requester", "number", "remove", "--number", NUMBER,
+         "--requested-by", "anna@@bad", expect="--requested-by 'anna@@bad' is not an email"),
+    case("invalid-email-admin", *create(admin="Ada <ada@@bad>"),
+         expect="Contains an invalid email"),
+    case("invalid-email-contact", "contacts", "add", "help@@bad", "--account", ACCOUNT, "--as",
+         "partner", "--by", PARTNER, expect="Contains an invalid email: 'help@@bad'"),
+    case("invalid-country-create", *create(country="XX"),
+         expect="'XX' is not an ISO 3166-1 alpha-2 country code"),
+    case("invalid-country-update", "customer", "update", ACCOUNT, "--country", "Italia",
+         expect="'Italia' is not an ISO 3166-1 alpha-2 country code"),
+    case("invalid-phone-number", "number", "remove", "--number", "12ab", "--requested-by",
+         f"anna@{NUMBERS}.example", expect="'12ab' is not a phone number"),
+    case("missing-numbers-file", "number", "remove", "--numbers-file", "/nonexistent/bad.txt",
+         "--requested-by", f"anna@{NUMBERS}.example", expect="/nonexistent/bad.txt"),
+    case("invalid-month", "billing", "export", "--month", "2026-13", "--json",
+         expect="--month '2026-13' is not a month"),
+    case("invalid-since", "cdr", "--since", "yesterday", expect="--since 'yesterday'"),
+    # --- support contacts -----------------------------------------------------------------------
+    case("missing-support-contact", *create(contact=None),
+         expect="at least one support contact (a partner user or an email address) is required"),
+    case("removing-the-last-contact", "contacts", "remove", PARTNER, "--account", ACCOUNT,
+         "--as", "partner", "--by", PARTNER,
+         expect=f"account '{ACCOUNT}' must keep at least one support contact"),
+    # --- oversized fields -----------------------------------------------------------------------
+    case("oversized-customer-name", *create(LONG),
+         expect="customer.name: String should have at most 100 characters"),
+    case("oversized-notes", *create(), "--notes", LONG,
+         expect="customer.notes: String should have at most 2000 characters"),
+    case("oversized-problem-description", "report-problem", "--account", ACCOUNT,
+         "--application", "Softphone", "--description", "y" * 6000,
+         expect="description: String should have at most 5000 characters"),
+    case("oversized-tenant-id", "deactivate", "--tenant", "t" * 65,
+         expect="is not a tenant id (letters, digits, '.', '_', '-'; at most 64)"),
+    # --- injection-looking strings --------------------------------------------------------------
+    case("injection-tenant-list", "list", "--tenant", INJECTION,
+         expect=f"'{INJECTION}' is not a tenant id"),
+    case("injection-tenant-delete", "delete", "--tenant", "bad'; DROP TABLE tenants; --",
+         "--requested-by", "ops@bad.example",
+         expect="'bad'; DROP TABLE tenants; --' is not a tenant id"),
+    case("injection-tenant-tickets", "tickets", "--tenant", "../admin/reset",
+         expect="'../admin/reset' is not a tenant id"),
+    case("injection-device-id", "mobile", "status", "--device", "md-x' OR '1'='1",
+         expect="'md-x' OR '1'='1' is not a device id"),
+    case("injection-account-id", "customer", "show", "../../admin/reset",
+         expect="'../../admin/reset' is not a tenant id"),
+    case("injection-code", "delete", "confirm", "--tenant", AWAITING, "--code",
+         "1 OR 1=1", expect="the code is 8 digits"),
+    # --- files that are not a customer ----------------------------------------------------------
+    case("yaml-list", "customer", "create", "--file", "{yaml_list}",
+         expect="must hold a mapping (reseller:, customer:, admins:, ...)"),
+    case("yaml-scalar", "customer", "create", "--file", "{yaml_scalar}",
+         expect="must hold a mapping (reseller:, customer:, admins:, ...)"),
+    case("yaml-broken", "customer", "create", "--file", "{yaml_broken}",
+         expect="is not valid YAML (line"),
+    # --- unreachable Temporal server / simulator ------------------------------------------------
+    case("temporal-down-deactivate", "deactivate", "--tenant", ACTIVE,
+         expect="cannot reach the Temporal server at 127.0.0.1:1",
+         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1"),
+    case("temporal-down-confirm", "delete", "confirm", "--tenant", AWAITING, "--code",
+         "12345678", expect="cannot reach the Temporal server at 127.0.0.1:1",
+         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1"),
+    case("simulator-down-mobile-list", "mobile", "list", "--tenant", MOBILE,
+         expect=f"cannot reach the PBX platform at {DEAD_PORT}", PBXOPS_PLATFORM_URL=DEAD_PORT),
+    case("simulator-down-customer-show", "customer", "show", ACCOUNT,
+         expect=f"cannot reach the PBX platform at {DEAD_PORT}", PBXOPS_PLATFORM_URL=DEAD_PORT),
+    case("simulator-down-number-remove", "number", "remove", "--number", NUMBER,
+         "--requested-by", f"anna@{NUMBERS}.example", PBXOPS_PLATFORM_URL=DEAD_PORT,
+         expect=f"cannot reach the support view (CSU) at {DEAD_PORT}"),
+    case("temporal-down-setup", "setup", expect="cannot reach the Temporal server at 127.0.0.1:1",
+         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1"),
+    case("temporal-down-deliveries", "deliveries",
+         expect="cannot reach the Temporal server at 127.0.0.1:1",
+         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1"),
+    case("wrong-platform-token", "deactivate", "--tenant", ACTIVE,
+         expect="the PBX platform refused our token", PBXOPS_PLATFORM_TOKEN="not-the-token"),
+]  # fmt: skip
+
+
+# --- the world the catalogue acts on ----------------------------------------------------------
+
+
+@dataclass
+class World:
+    stack: Stack
+    values: dict[str, str]
+    observer: "Observer"
+
+
+def _mails(stack: Stack, address: str) -> list[dict]:
+    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    return [
+        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}").json()
+        for m in found.json()["messages"]
+    ]
+
+
+def _ok(result: Any) -> Any:
+    assert result.code == 0, result.stderr
+    return result
+
+
+async def _start_deletion(stack: Stack, tenant: str, **inp: Any) -> Client:
+    client = await connect(Settings(_env_file=None, temporal_address=stack.temporal_address))
+    await client.start_workflow(
+        Procedure.DELETION.value,
+        DeletionInput(tenant_id=tenant, requested_by="ops@bad.example", **inp),
+        id=Procedure.DELETION.workflow_id(tenant),
+        task_queue=stack.task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.TENANT_ID, tenant),
+                SearchAttributePair(sa.PROCEDURE_NAME, Procedure.DELETION.value),
+            ]
+        ),
+    )
+    return client
+
+
+async def _expired_deletion(stack: Stack) -> None:
+    client = await _start_deletion(stack, EXPIRED, code_validity=timedelta(seconds=1))
+    handle = client.get_workflow_handle(
+        Procedure.DELETION.workflow_id(EXPIRED), result_type=DeletionResult
+    )
+    assert (await handle.result()).phase == Phase.EXPIRED
+
+
+async def _awaiting_code(stack: Stack, tenant: str, **inp: Any) -> None:
+    client = await _start_deletion(stack, tenant, **inp)
+    handle = client.get_workflow_handle(Procedure.DELETION.workflow_id(tenant))
+    for _ in range(120):
+        status = await handle.query("status")
+        if status["phase"] == Phase.AWAITING_CODE.value:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the deletion of {tenant} never awaited its code")
+
+
+def _portal(stack: Stack) -> None:
+    with stack.api() as api:
+        api.put(
+            f"/admin/resellers/{RESELLER}",
+            json={
+                "name": "Bad Reseller",
+                "notification_email": f"prov@{RESELLER}.example",
+                "partners": [
+                    {"id": PARTNER, "name": "Paola Bad", "email": f"paola@{RESELLER}.example"}
+                ],
+            },
+        ).raise_for_status()
+        api.put("/admin/customer-pbxs/pbx.bad.example", json={"users": 3}).raise_for_status()
+        for account, created_by in ((ACCOUNT, "partner"), (DIRECT, "provider")):
+            api.put(
+                f"/admin/customers/{account}",
+                json={
+                    "reseller": RESELLER,
+                    "name": account.replace("-", " ").title(),
+                    "product_type": "essentials",
+                    "country": "IT",
+                    "created_by": created_by,
+                    "support_contacts": [{"partner": PARTNER}],
+                    "admins": [{"name": "Adele", "email": f"adele@{account}.example"}],
+                },
+            ).raise_for_status()
+
+
+def _numbers(stack: Stack) -> None:
+    stack.put_tenant(NUMBERS)
+    body = {"devices": [{"number": NUMBER, "label": "Reception"}], "ecommerce_account": None}
+    with stack.api() as api:
+        api.put(f"/admin/numbers/tenants/{NUMBERS}", json=body).raise_for_status()
+
+
+def _mobile(stack: Stack, values: dict[str, str]) -> None:
+    stack.put_tenant(MOBILE)
+    with stack.api() as api:
+        api.put(
+            f"/admin/tenants/{MOBILE}/mobile",
+            json={"licences_total": 3, "smdp_address": "smdp.bad.example"},
+        ).raise_for_status()
+
+    def provision(user: str, address: str, **env: str) -> tuple[str, str]:
+        started = _ok(stack.cli("mobile", "provision", "--tenant", MOBILE, "--user", user,
+                                "--json", **env))  # fmt: skip
+        wait_until(lambda: _mails(stack, address), 20, f"{user}'s activation email")
+        [mail] = _mails(stack, address)
+        code = re.search(r"Activation code:\s+(\S+)", mail["Text"]).group(1)
+        return json.loads(started.stdout)["device_id"], f"LPA:1$smdp.bad.example${code}"
+
+    values["online_device"], values["used_lpa"] = provision(
+        f"{MOBILE}-u1", f"anna@{MOBILE}.example"
+    )
+    _ok(stack.cli("mobile", "simulate", "activate", "--code", values["used_lpa"]))
+    values["expired_device"], values["expired_lpa"] = provision(
+        f"{MOBILE}-u2", f"ugo@{MOBILE}.example", PBXOPS_MOBILE_CODE_VALIDITY="PT1S"
+    )
+
+    def device(device_id: str) -> dict:
+        with stack.api() as api:
+            return api.get(f"/pbx/mobile/devices/{device_id}").json()
+
+    wait_until(lambda: device(values["online_device"])["status"] == "online", 20, "online")
+    wait_until(
+        lambda: device(values["expired_device"])["latest_code"]["state"] == "expired",
+        20,
+        "the code's expiry",
+    )
+
+
+@pytest.fixture(scope="module")
+def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    values: dict[str, str] = {}
+    files = tmp_path_factory.mktemp("bad-files")
+    for name, text in {
+        "yaml_list": "- reseller: bad-reseller\n- customer: x\n",
+        "yaml_scalar": "just a sentence, not a customer\n",
+        "yaml_broken": "reseller: [bad-reseller\ncustomer: {name: x\n",
+        "json_array": "[1, 2, 3]",
+    }.items():
+        path = files / (f"{name}.json" if name.startswith("json") else f"{name}.yaml")
+        path.write_text(text)
+        values[name] = str(path)
+
+    stack.put_tenant(ACTIVE)
+    stack.put_tenant(OFF, state="deactivated")
+    stack.put_tenant(BUSY, deactivation_seconds=None)  # a stuck platform: it keeps running
+    for tenant in (AWAITING, EXPIRED, LOCKED):
+        stack.put_tenant(tenant)
+    _ok(stack.cli("deactivate", "--tenant", BUSY))
+    asyncio.run(_awaiting_code(stack, AWAITING))
+    asyncio.run(_awaiting_code(stack, LOCKED, max_wrong_codes=1))
+    locked = stack.cli("delete", "confirm", "--tenant", LOCKED, "--code", "00000000")
+    assert "locked" in locked.stderr, locked.stderr
+    asyncio.run(_expired_deletion(stack))
+    _numbers(stack)
+    _portal(stack)
+    _mobile(stack, values)
+    observer = Observer(stack)
+    yield World(stack, values, observer)
+    observer.close()
+
+
+# --- what must not change ----------------------------------------------------------------------
+
+
+class Observer:
+    """Reads everything the catalogue must not change, quickly: one keep-alive HTTP client, the
+    GETs in parallel, one Temporal client on its own event loop."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._http = stack.api()
+        self._mailbox = httpx.Client(base_url=stack.platform_url, timeout=10)
+        self._pool = ThreadPoolExecutor(8)
+        self._loop = asyncio.new_event_loop()
+        self._temporal = self._loop.run_until_complete(Client.connect(stack.temporal_address))
+        paths = [f"/pbx/tenants/{t}{p}" for t in TENANTS for p in ("", "/users", "/extensions")]
+        paths += [
+            f"/pbx/tenants/{MOBILE}/mobile",
+            f"/pbx/tenants/{MOBILE}/mobile/devices",
+            f"/admin/numbers/tenants/{NUMBERS}",
+            f"/pbx/resellers/{RESELLER}",
+            f"/pbx/customers?reseller={RESELLER}",
+            "/helpdesk/tickets",
+            *(f"/pbx/customers/{a}{part}" for a in (ACCOUNT, DIRECT)
+              for part in ("", "/support-contacts", "/users")),
+        ]  # fmt: skip
+        self._paths = paths
+
+    def snapshot(self) -> dict[str, Any]:
+        def get(path: str) -> Any:
+            body = self._http.get(path).json()
+            if path == "/helpdesk/tickets":  # only the catalogue's tenants
+                return [t for t in body if (t["tenant_id"] or "").startswith("bad")]
+            return body
+
+        mailbox = self._pool.submit(
+            lambda: self._mailbox.get("/api/v1/search", params={"query": "to:bad"}).json()
+        )
+        state: dict[str, Any] = dict(
+            zip(self._paths, self._pool.map(get, self._paths), strict=True)
+        )
+        state["messages to the catalogue's addresses"] = mailbox.result()["messages_count"]
+        count = self._loop.run_until_complete(self._temporal.count_workflows())
+        state["workflow executions"] = count.count
+        return state
+
+    def close(self) -> None:
+        self._http.close()
+        self._mailbox.close()
+        self._pool.shutdown()
+        self._loop.close()
+
+
+@pytest.mark.parametrize("bad", CATALOGUE)
+def test_bad_input_is_one_sentence_and_changes_nothing(world: World, bad: Case):
+    stack = world.stack
+    args = [arg.format(**world.values) if "{" in arg else arg for arg in bad.args]
+    before = world.observer.snapshot()
+
+    result = stack.cli(*args, **bad.env)
+
+    after = world.observer.snapshot()
+    assert result.code != 0, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: ") and lines[0].strip() != "error:", lines[0]
+    assert bad.expect in lines[0], lines[0]
+    assert result.stdout == "", result.stdout
+    changed = {key for key in before if before[key] != after[key]}
+    assert not changed, {key: (before[key], after[key]) for key in changed}
+
+
+def test_the_catalogue_covers_every_command():
+    """At least 40 rows, and every command group of ``pbxops --help`` has at least one."""
+    rows = [param.values[0] for param in CATALOGUE]
+    assert len(rows) >= 40
+    from starter.cli import app
+
+    groups = {group.name for group in app.registered_groups}
+    commands = {
+        command.name or command.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
+        for command in app.registered_commands
+    }
+    used = {row.args[0] for row in rows}
+    assert (groups | commands) - used == set()
+
+
+def test_injection_looking_free_text_is_data_stored_and_mailed_verbatim(world: World):
+    """Names and notes are free text: an injection-looking one is not refused but never
+    interpreted (SQL, HTML, templates, shell): it arrives exactly as typed and breaks nothing."""
+    stack = world.stack
+    text = "Robert'); DROP TABLE customers;-- <script>alert(1)</script> {{7*7}} ${jndi:x} $(id)"
+    contact = f"paola@{RESELLER}.example"
+    before = len(_mails(stack, contact))
+
+    reported = stack.cli(
+        "report-problem", "--account", ACCOUNT, "--application", "Softphone <b>",
+        "--description", text, "--wait",
+    )  # fmt: skip
+
+    assert reported.code == 0, reported.stderr
+    wait_until(lambda: len(_mails(stack, contact)) == before + 1, 15, "the problem report")
+    [mail] = [m for m in _mails(stack, contact) if text in m["Text"]]
+    assert "<script>" not in mail["HTML"]
+    with stack.api() as api:
+        accounts = api.get("/pbx/customers", params={"reseller": RESELLER}).json()
+    assert {a["id"] for a in accounts} == {ACCOUNT, DIRECT}
