@@ -47,3 +47,39 @@ typecheck: install
 
 clean:
 	rm -rf .data
+
+# --- benchmarks: never part of `make test` (docs/benchmarks.md; results in bench/results/) ------
+# `make bench` runs all five in turn, each on its own fresh stack; BENCH_ARGS=--quick for a smoke run.
+.PHONY: bench bench-throughput bench-actions bench-idle bench-latency bench-suite
+
+bench: install
+	$(BIN)/python -m bench.all $(BENCH_ARGS)
+
+bench-throughput: install
+	$(BIN)/python -m bench.throughput $(BENCH_ARGS)
+
+bench-actions: install
+	$(BIN)/python -m bench.actions
+
+bench-idle: install
+	$(BIN)/python -m bench.idle $(BENCH_ARGS)
+
+bench-latency: install
+	$(BIN)/python -m bench.latency $(BENCH_ARGS)
+
+bench-suite: install
+	$(BIN)/python -m bench.suite
+
+# --- reliability and security (docs/reliability.md, docs/security.md) -------------------------
+# `make test-chaos`: four scenarios of 100 procedures each against real processes (worker SIGKILLs,
+# dev-server restarts, platform faults, SMTP down); never part of `make test`. Figures land in
+# .data/chaos/<scenario>.json.
+.PHONY: test-chaos codec-server
+
+test-chaos: install
+	$(BIN)/pytest -m chaos tests/chaos -p no:warnings -s --timeout 1800
+
+# The codec server the Temporal UI decodes encrypted payloads through (PBXOPS_PAYLOAD_KEY and
+# PBXOPS_CODEC_SERVER_TOKEN must be set; see docs/security.md).
+codec-server: install
+	$(BIN)/python -m runtime.codec_server

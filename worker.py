@@ -9,6 +9,7 @@ get ``graceful_shutdown_timeout`` to finish, and anything unfinished is retried 
 
 import asyncio
 import signal
+import sys
 from datetime import timedelta
 
 import httpx
@@ -16,15 +17,22 @@ import structlog
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.calendar import business_deadline
+from activities.codes import CodeActivities, CodeVault
 from activities.helpdesk import HelpdeskActivities
 from activities.mail import MailActivities, SmtpSender
+from activities.mobile import MobileActivities
+from activities.number_removal import NumberRemovalActivities
 from activities.pbx import PbxActivities
+from activities.provisioning import ProvisioningActivities, TrialTimers
+from activities.support import SupportActivities
 from runtime.callback_receiver import create_receiver, embedded_server
 from runtime.logging import configure_logging
+from runtime.number_systems import OperatorSystems
 from runtime.sandbox import workflow_runner
 from runtime.settings import Settings, get_settings
 from runtime.temporal import TemporalUnreachable, connect
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 log = structlog.get_logger("pbxops.worker")
 
@@ -38,6 +46,33 @@ def platform_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+def provisioning_activities(http: httpx.AsyncClient, mail: MailActivities) -> list:
+    """Customer provisioning, support contacts and problem reports (the reseller portal)."""
+    customers = ProvisioningActivities(http, mail)
+    support = SupportActivities(http)
+    return [
+        customers.create_account,
+        customers.get_account,
+        customers.get_reseller,
+        customers.delete_account,
+        customers.activate_account,
+        customers.update_account,
+        customers.expire_trial,
+        customers.invite_admin,
+        customers.withdraw_invitation,
+        customers.configure_pbx,
+        customers.enable_pbx,
+        customers.connect_pbx,
+        customers.sync_pbx_users,
+        customers.start_monitoring,
+        customers.remove_pbx,
+        customers.assign_roles,
+        TrialTimers().trial_timer,
+        support.change_contacts,
+        support.create_report,
+    ]
+
+
 def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
     """Every activity the task queue serves, each class with its client injected."""
     pbx = PbxActivities(http, settings.callback_base_url)
@@ -49,14 +84,37 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         start_tls=settings.smtp_starttls,
     )
-    mail = MailActivities(sender, settings.mail_from)
+    vault = CodeVault(settings.code_secret.get_secret_value().encode())
+    codes = CodeActivities(vault)
+    mail = MailActivities(sender, settings.mail_from, vault)
+    mobile = MobileActivities(http, sender, settings.mail_from, vault, settings.callback_base_url)
+    numbers = NumberRemovalActivities(
+        http, OperatorSystems(settings, timeout=settings.http_timeout_seconds)
+    )
     return [
         pbx.request_transition,
         pbx.get_service,
+        pbx.get_admins,
+        pbx.purge,
+        codes.issue,
+        codes.check,
         helpdesk.open_ticket,
         helpdesk.comment,
         helpdesk.resolve,
         mail.send,
+        mail.send_deletion_code,
+        business_deadline,
+        mobile.provision,
+        mobile.issue_code,
+        mobile.expire_code,
+        mobile.get_device,
+        mobile.delete_device,
+        numbers.check_requester,
+        numbers.lookup,
+        numbers.billing_link,
+        numbers.delete_device,
+        numbers.verify_removed,
+        *provisioning_activities(http, mail),
     ]
 
 
@@ -97,6 +155,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
+    # The sandbox imports each workflow's module anew for every workflow instance; without .pyc
+    # files (PYTHONDONTWRITEBYTECODE is common on dev machines) that means compiling the source
+    # every time. The worker always wants the bytecode cache.
+    sys.dont_write_bytecode = False
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
 

@@ -11,6 +11,15 @@ class Procedure(StrEnum):
 
     DEACTIVATION = "ServiceDeactivation"
     REACTIVATION = "ServiceReactivation"
+    DELETION = "ServiceDeletion"
+    MOBILE_LINE = "MobileLine"
+    NUMBER_REMOVAL = "NumberPackageRemoval"
+    PROVISIONING = "CustomerProvisioning"
+    PBX_CONNECTION = "PbxConnectionEnable"
+    TRIAL = "CustomerTrial"
+    CUSTOMER_UPDATE = "CustomerUpdate"
+    SUPPORT_CONTACTS = "SupportContactsChange"
+    PROBLEM_REPORT = "ProblemReport"
 
     @property
     def id_prefix(self) -> str:
@@ -28,10 +37,28 @@ class Procedure(StrEnum):
 _ID_PREFIXES = {
     Procedure.DEACTIVATION: "pbx-deactivation",
     Procedure.REACTIVATION: "pbx-reactivation",
+    Procedure.DELETION: "pbx-deletion",
+    Procedure.MOBILE_LINE: "mobile-line",
+    Procedure.NUMBER_REMOVAL: "number-removal",
+    Procedure.PROVISIONING: "customer-provisioning",
+    Procedure.PBX_CONNECTION: "pbx-connection",
+    Procedure.TRIAL: "customer-trial",
+    Procedure.CUSTOMER_UPDATE: "customer-update",
+    Procedure.SUPPORT_CONTACTS: "support-contacts",
+    Procedure.PROBLEM_REPORT: "problem-report",
 }
 _LABELS = {
     Procedure.DEACTIVATION: "service deactivation",
     Procedure.REACTIVATION: "service reactivation",
+    Procedure.DELETION: "service deletion",
+    Procedure.MOBILE_LINE: "mobile line",
+    Procedure.NUMBER_REMOVAL: "number package removal",
+    Procedure.PROVISIONING: "customer provisioning",
+    Procedure.PBX_CONNECTION: "PBX connection",
+    Procedure.TRIAL: "customer trial",
+    Procedure.CUSTOMER_UPDATE: "customer update",
+    Procedure.SUPPORT_CONTACTS: "support contacts change",
+    Procedure.PROBLEM_REPORT: "problem report",
 }
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Header, HTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.mobile import DEVICE_EVENT_SIGNAL, DeviceEvent
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,23 @@ def create_receiver(client: Client, token: str) -> FastAPI:
                 raise HTTPException(status_code=410, detail="workflow is not running") from err
             raise HTTPException(status_code=503, detail="Temporal unavailable") from err
         log.info("platform callback signalled", workflow_id=workflow_id, job_id=event.job_id)
+        return {"status": "signalled"}
+
+    @app.post("/callbacks/mobile/{workflow_id:path}", status_code=202)
+    async def mobile_device_callback(
+        workflow_id: str, event: DeviceEvent, authorization: str = Header(default="")
+    ) -> dict[str, str]:
+        """A phone event of a mobile line (activated, removed, ...), as a Signal to its workflow."""
+        if not hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(status_code=401, detail="missing or invalid bearer token")
+        workflow_id = unquote(workflow_id)
+        try:
+            await client.get_workflow_handle(workflow_id).signal(DEVICE_EVENT_SIGNAL, event)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise HTTPException(status_code=410, detail="workflow is not running") from err
+            raise HTTPException(status_code=503, detail="Temporal unavailable") from err
+        log.info("device event signalled", workflow_id=workflow_id, seq=event.seq, kind=event.kind)
         return {"status": "signalled"}
 
     return app

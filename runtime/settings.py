@@ -4,13 +4,22 @@ Every default is what ``make up`` runs, so nothing needs configuring on a develo
 Durations accept ISO 8601 (``PT15M``) or seconds (``900``).
 """
 
+import os
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
+from contracts.mobile import DEFAULT_CODE_VALIDITY, DEFAULT_MAX_HISTORY_EVENTS
+from contracts.number_removal import DEFAULT_VERIFY_DEADLINE, DEFAULT_VERIFY_HARD_CAP
 from contracts.service_transition import DEFAULT_HARD_CAP, DEFAULT_SLA
 
 
@@ -48,6 +57,21 @@ class Settings(BaseSettings):
     callback_port: int = 8099
     callback_base_url: str = "http://127.0.0.1:8099"
 
+    # Keys the HMAC (and the seal) of one-time codes. Set a long random value in production;
+    # rotating it invalidates the codes of requests in flight (they must be started again).
+    code_secret: SecretStr = SecretStr("pbxops-dev-code-secret-change-me")
+
+    # Optional payload encryption (runtime/codec.py, docs/security.md): the base64 of 32 random
+    # bytes (`python -m runtime.codec keygen`); unset = payloads are plain JSON. Old keys, still
+    # needed to read older histories, go comma-separated in payload_previous_keys.
+    payload_key: SecretStr | None = None
+    payload_previous_keys: SecretStr | None = None
+    # The codec server the Temporal UI (and `temporal --codec-endpoint`) decodes through: where it
+    # binds, the bearer token it demands, and the browser origins allowed (default: ui_url).
+    codec_server_bind: str = "127.0.0.1:8888"
+    codec_server_token: SecretStr | None = None
+    codec_server_origins: str | None = None
+
     metrics_bind: str = "127.0.0.1:9464"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
@@ -56,6 +80,48 @@ class Settings(BaseSettings):
     # changes its deadline when the settings change).
     deactivation_sla: timedelta = DEFAULT_SLA
     deactivation_hard_cap: timedelta = DEFAULT_HARD_CAP
+    # Mobile lines: an activation code's validity ("expires after 90 days"), and the history size
+    # past which a line's workflow continues as new.
+    mobile_code_validity: timedelta = DEFAULT_CODE_VALIDITY
+    mobile_max_history_events: int = DEFAULT_MAX_HISTORY_EVENTS
+
+    # --- number package removal: the operator's systems and their credentials ----------------
+    # Base URLs default to platform_url (the simulator serves all three locally).
+    csu_url: str | None = None  # the support view (CSU)
+    device_portal_url: str | None = None  # the device portal (StreetSmart)
+    ecommerce_url: str | None = None  # the e-commerce billing panel (2Checkout)
+    device_portal_coid: str = "1"  # the company id operators log in with (not a secret)
+    # Operator credentials: never a default in code. From PBXOPS_* variables or, better, one
+    # secret file per setting (named like the variable: `pbxops_csu_password`) in
+    # PBXOPS_SECRETS_DIR; `make up` reads the simulator's dev vault `.data/secrets`.
+    csu_username: str | None = None
+    csu_password: SecretStr | None = None
+    device_portal_username: str | None = None
+    device_portal_password: SecretStr | None = None
+    ecommerce_username: str | None = None
+    ecommerce_password: SecretStr | None = None
+    number_removal_verify_deadline: timedelta = DEFAULT_VERIFY_DEADLINE
+    number_removal_verify_hard_cap: timedelta = DEFAULT_VERIFY_HARD_CAP
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then ``.env``, then secret files (lowest priority)."""
+        secrets = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir())
+        return init_settings, env_settings, dotenv_settings, secrets
+
+
+def secrets_dir() -> Path | None:
+    """Where secret files are read: PBXOPS_SECRETS_DIR (e.g. /run/secrets), else the dev vault
+    ``.data/secrets`` that the simulator fills; None when the directory does not exist."""
+    configured = Path(os.environ.get("PBXOPS_SECRETS_DIR") or ".data/secrets").expanduser()
+    return configured if configured.is_dir() else None
 
 
 @lru_cache

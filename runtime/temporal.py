@@ -4,10 +4,10 @@ import asyncio
 import time
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from runtime.codec import data_converter
 from runtime.settings import Settings
 
 
@@ -29,8 +29,10 @@ def _tls(settings: Settings) -> TLSConfig | bool:
 async def connect(
     settings: Settings, runtime: Runtime | None = None, wait_seconds: float = 0
 ) -> Client:
-    """Connect with pydantic payloads; ``wait_seconds`` lets a worker outlast server start-up."""
+    """Connect with pydantic payloads (encrypted when ``PBXOPS_PAYLOAD_KEY`` is set, see
+    runtime/codec.py); ``wait_seconds`` lets a worker outlast server start-up."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    converter = data_converter(settings)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -39,7 +41,7 @@ async def connect(
                 namespace=settings.temporal_namespace,
                 api_key=api_key,
                 tls=_tls(settings),
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 runtime=runtime,
             )
         except RuntimeError as err:

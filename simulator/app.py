@@ -14,7 +14,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from simulator import routes_admin, routes_helpdesk, routes_mailbox, routes_pbx
+from simulator import chaos_routes, routes_admin, routes_helpdesk, routes_mailbox, routes_pbx
 from simulator.callbacks import CallbackDispatcher
 from simulator.db import Database
 from simulator.errors import install_error_handlers
@@ -22,6 +22,12 @@ from simulator.faults import FaultInjectionMiddleware, FaultStore
 from simulator.idempotency import IdempotencyMiddleware
 from simulator.jobs import JobRunner
 from simulator.mailbox import smtp_controller
+from simulator.mobile_routes import admin as mobile_admin
+from simulator.mobile_routes import phone as mobile_phone
+from simulator.mobile_routes import router as mobile_router
+from simulator.numbers_routes import router as numbers_router
+from simulator.provisioning_routes import admin as provisioning_admin
+from simulator.provisioning_routes import router as provisioning_router
 from simulator.settings import SimulatorSettings
 
 log = structlog.get_logger("simulator")
@@ -50,6 +56,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             runner = JobRunner(db, dispatcher, settings.job_tick_seconds)
             runner.start()
             smtp = smtp_controller(db, settings.host, settings.smtp_port)
+            _app.state.smtp = smtp  # for /admin/smtp (chaos_routes.py)
             try:
                 await asyncio.to_thread(smtp.start)
             except BaseException:
@@ -88,6 +95,13 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
     app.include_router(routes_mailbox.api)
     app.include_router(routes_mailbox.pages)
     app.include_router(routes_admin.router)
+    app.include_router(mobile_router)
+    app.include_router(mobile_phone)
+    app.include_router(mobile_admin)
+    app.include_router(numbers_router)
+    app.include_router(provisioning_router)
+    app.include_router(provisioning_admin)
+    app.include_router(chaos_routes.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

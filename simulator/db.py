@@ -26,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 # Importing a models module registers its tables on Base.metadata, for create_all and reset.
 import simulator.deletion_models  # noqa: F401
+from simulator import mobile_models  # noqa: F401
 from simulator.models import Base
 
 _BUSY_TIMEOUT_MS = 10_000

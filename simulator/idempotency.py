@@ -8,7 +8,9 @@ remembering to.
 - Only authenticated requests use the store: an anonymous caller can neither read a stored answer
   nor poison a key with its 401.
 - Server errors (5xx) are not stored: they are not an answer to the request, and a retry must get
-  the chance to run it.
+  the chance to run it. Nor is the answer to a request whose body was cut off by the client's
+  death (found by the chaos suite: a worker SIGKILLed mid-request left a stored 400 that every
+  retry replayed).
 - Requests with the same key are serialised in this process, so a retry racing the original
   waits for it and replays its answer.
 """
@@ -144,8 +146,22 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        await self.app(scope, receive, capture)
-        if status < 500:
+        body_received = False
+        cut_off = False
+
+        async def watch() -> Message:
+            # A client that died mid-request (its body cut off) gets no stored answer: the app's
+            # "error parsing the body" is not the answer to the request the retry will send.
+            nonlocal body_received, cut_off
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_received = True
+            elif message["type"] == "http.disconnect" and not body_received:
+                cut_off = True
+            return message
+
+        await self.app(scope, watch, capture)
+        if status < 500 and not cut_off:
             response = StoredResponse(method, path, status, content_type, b"".join(chunks))
             await asyncio.to_thread(save, self._db, key, response)
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 from simulator.clock import utcnow
 from simulator.db import Database
+from simulator.mobile_seed import seed_mobile
 from simulator.models import Extension, Tenant, User
+from simulator.numbers_seed import seed_numbers
+from simulator.provisioning_seed import seed_provisioning
 from simulator.schemas import ExtensionIn, TenantIn, TenantSettings, UserIn
 from simulator.tenants import put_tenant
 
@@ -143,4 +146,7 @@ def seed(db: Database) -> list[str]:
             else:
                 _refresh_static(tenant, spec)
                 tenant.updated_at = now
+        seed_numbers(session)
+        seed_provisioning(session, now)
+        seed_mobile(session, now)
     return [demo.id for demo in DEMO_TENANTS]

@@ -211,6 +211,9 @@ def job_out(job: Job) -> JobOut:
 
 
 def callback_payload(job: Job) -> dict[str, str]:
+    if job.kind not in TRANSITIONS:
+        # Events of other platform areas (mobile-line phone events) carry their own body.
+        return dict(job.payload or {})
     return {
         "job_id": job.id,
         "kind": job.kind,

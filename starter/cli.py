@@ -4,26 +4,29 @@ Every start prints the workflow id and its Temporal UI link; ``--wait`` follows 
 ``--json`` prints machine-readable output. Errors are one line on stderr with exit code 1.
 """
 
-import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Coroutine
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+import sys
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from temporalio.client import WorkflowExecutionStatus
 
 from contracts.pbx import TransitionKind
-from contracts.procedures import Procedure, ProcedureStatus
+from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 from runtime.search_attributes import register_search_attributes
 from runtime.settings import get_settings
 from runtime.temporal import TemporalUnreachable, connect
-from starter import render
+from starter import deletion, number_removal, render
 from starter.errors import OperatorError
+from starter.follow import follow
+from starter.mobile import register as register_mobile
+from starter.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
 from starter.platform import PlatformApi, check_tenant_id
-from starter.procedures import Procedures, Started
+from starter.preflight import tenant_ready_for
+from starter.procedures import Procedures
+from starter.provisioning import register as register_provisioning
 
 app = typer.Typer(
     name="pbxops",
@@ -38,25 +41,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id, e.g. `acme`.")]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", "-w", help="Follow the procedure live until it ends.")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
-
-T = TypeVar("T")
-
-
-def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
-    """Let typer call an async command body."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        return asyncio.run(command(*args, **kwargs))
-
-    return wrapper
-
-
 # --- deactivation / reactivation -------------------------------------------------------------
 
 
@@ -64,35 +48,19 @@ async def _transition(
     kind: TransitionKind, tenant_id: str, wait: bool, notify: str | None, as_json: bool
 ) -> None:
     settings = get_settings()
-    procedure = (
-        Procedure.DEACTIVATION if kind is TransitionKind.DEACTIVATION else (Procedure.REACTIVATION)
+    procedure = Procedure.DEACTIVATION
+    if kind is TransitionKind.REACTIVATION:
+        procedure = Procedure.REACTIVATION
+    payload = build(
+        ServiceTransitionInput,
+        tenant_id=check_tenant_id(tenant_id),
+        requested_by=notify,
+        sla=settings.deactivation_sla,
+        hard_cap=settings.deactivation_hard_cap,
     )
-    check_tenant_id(tenant_id)
-    try:
-        payload = ServiceTransitionInput(
-            tenant_id=tenant_id,
-            requested_by=notify,
-            sla=settings.deactivation_sla,
-            hard_cap=settings.deactivation_hard_cap,
-        )
-    except ValidationError as err:
-        raise OperatorError(_first_error(err)) from err
-
-    # Check what we can before starting anything: bad input must change nothing.
-    async with PlatformApi(settings) as platform:
-        tenant = await platform.tenant(tenant_id)
-    procedures = Procedures(await connect(settings), settings)
-    # One procedure per service at a time; its link says where the running one is.
-    if running := await procedures.running_for_tenant(tenant_id):
-        raise OperatorError(
-            f"tenant '{tenant_id}' already has a running {running[0].procedure}: {running[0].url}"
-        )
-    state = tenant["service"]["state"]
-    if state != kind.from_state.value:
-        raise OperatorError(
-            f"the service of tenant '{tenant_id}' is {state}; a {kind.value} needs it "
-            f"{kind.from_state.value}"
-        )
+    tenant, procedures = await tenant_ready_for(
+        settings, tenant_id, (kind.from_state.value,), kind.value
+    )
     started = await procedures.start(
         procedure,
         tenant_id,
@@ -105,53 +73,14 @@ async def _transition(
             f"{int(payload.sla.total_seconds() // 60)} minutes."
         ),
     )
-    await _report_start(procedures, started, wait, as_json, ServiceTransitionResult)
-
-
-async def _report_start(
-    procedures: Procedures,
-    started: Started,
-    wait: bool,
-    as_json: bool,
-    result_type: type[ServiceTransitionResult],
-) -> None:
-    if as_json and not wait:
-        render.emit_json(
-            {"workflow_id": started.workflow_id, "run_id": started.run_id, "url": started.url}
-        )
-        return
-    if not as_json:
-        render.started(started)
+    render.report_start(started, as_json, wait)
     if not wait:
-        if not as_json:
-            render.out.print(f"  follow it: pbxops status {started.workflow_id}")
         return
-    last_step: list[str] = []
-
-    def show(status: ProcedureStatus) -> None:
-        line = render.status_line(status)
-        if not as_json and (not last_step or last_step[-1] != status.step):
-            render.out.print(
-                f"  → {status.step}: {status.step_detail.splitlines()[0]}".replace(
-                    "**", ""
-                ).replace("`", "")
-            )
-            last_step.append(status.step)
-        spinner.update(line)
-
-    with render.out.status("starting…") as spinner:
-        result = await procedures.watch(started, show, result_type)
-    if as_json:
-        render.emit_json(
-            {
-                "workflow_id": started.workflow_id,
-                "run_id": started.run_id,
-                "url": started.url,
-                "result": result,
-            }
-        )
-        return
+    result = await follow(procedures, started, ServiceTransitionResult, as_json)
     assert isinstance(result, ServiceTransitionResult)
+    if as_json:
+        render.emit_json({**render.started_json(started), "result": result})
+        return
     escalated = f" (escalated: ticket {result.ticket_id}, now resolved)" if result.escalated else ""
     render.out.print(
         f"[bold green]done[/] the service of {result.tenant_id} is [bold]{result.state.value}[/]"
@@ -160,7 +89,7 @@ async def _report_start(
 
 
 @app.command()
-@_run
+@run_async
 async def deactivate(
     tenant: TenantOpt,
     wait: WaitOpt = False,
@@ -178,7 +107,7 @@ async def deactivate(
 
 
 @app.command()
-@_run
+@run_async
 async def reactivate(
     tenant: TenantOpt,
     wait: WaitOpt = False,
@@ -195,7 +124,7 @@ async def reactivate(
 
 
 @app.command()
-@_run
+@run_async
 async def status(
     workflow_id: Annotated[
         str | None, typer.Argument(help="Workflow id, e.g. `pbx-deactivation/acme`.")
@@ -230,7 +159,7 @@ async def status(
 
 
 @app.command("list")
-@_run
+@run_async
 async def list_procedures(
     all_: Annotated[
         bool, typer.Option("--all", "-a", help="Include finished procedures (latest 200).")
@@ -257,7 +186,7 @@ async def list_procedures(
 
 
 @app.command()
-@_run
+@run_async
 async def tickets(
     status_filter: Annotated[
         str, typer.Option("--status", help="`open`, `resolved` or `all`.")
@@ -279,7 +208,7 @@ async def tickets(
 
 
 @app.command()
-@_run
+@run_async
 async def setup() -> None:
     """Register pbxops' search attributes on a Temporal cluster (the dev server needs nothing).
 
@@ -296,16 +225,14 @@ async def setup() -> None:
 
 # --- procedure command groups (each in its own module: `pbxops <group> …`) ----------------------
 # Add one line per group here, e.g. app.add_typer(mobile.app, name="mobile").
+app.add_typer(number_removal.app, name="number")
+register_mobile(app)  # `pbxops mobile …` and `pbxops cdr`
+register_provisioning(app)  # `pbxops customer|billing|contacts …`, `pbxops report-problem`
+deletion.register(app)  # `pbxops delete …` and `pbxops deliveries`
 
 
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "input"
-    return f"{field}: {first['msg']}"
-
-
-def main() -> None:
-    """Entry point: every error an operator can cause or fix is one line, exit code 1."""
+def _main() -> None:
+    """Every error an operator can cause or fix is one line, exit code 1."""
     try:
         app()
     except (OperatorError, TemporalUnreachable) as err:
@@ -323,3 +250,24 @@ def main() -> None:
             "(run again with PBXOPS_DEBUG=1 for the details)"
         )
         raise SystemExit(1) from None
+
+
+def main() -> None:
+    """Entry point: ``_main``, then the process ends with ``os._exit`` once output is flushed.
+
+    A normal interpreter teardown can abort when the Temporal SDK's Rust threads outlive it
+    (temporalio/sdk-python#300: "Fatal Python error: PyGILState_Release", exit code 134), which
+    would turn a one-line error into a crash dump; found by tests/security/test_bad_input.py.
+    """
+    code: int | str | None = 0
+    try:
+        _main()
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # e.g. `pbxops list | head`: the reader left
+            stream.flush()
+    os._exit(code or 0)

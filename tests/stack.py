@@ -57,6 +57,8 @@ class Stack:
             "PBXOPS_CALLBACK_BASE_URL": f"http://127.0.0.1:{self.callback_port}",
             "PBXOPS_METRICS_BIND": f"127.0.0.1:{self.metrics_port}",
             "PBXOPS_LOG_FORMAT": "json",
+            # The operator accounts the simulator wrote into its vault beside its database.
+            "PBXOPS_SECRETS_DIR": str(self.workdir / "secrets"),
             "COLUMNS": "200",
             **overrides,
         }

@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 from runtime.sandbox import workflow_runner
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 from workflows.service_transition import ServiceDeactivation
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -1,8 +1,5 @@
 """Deterministic orchestration: one module per procedure plus shared helpers.
 
-``ALL_WORKFLOWS`` is what the worker registers.
+What the worker registers is in ``workflows.registry``; this file stays empty because the sandbox
+re-runs it for every workflow instance.
 """
-
-from workflows.service_transition import ServiceDeactivation, ServiceReactivation
-
-ALL_WORKFLOWS = [ServiceDeactivation, ServiceReactivation]

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 from runtime.sandbox import workflow_runner
 from runtime.search_attributes import add_all
 from tests.conftest import installed_binary
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 
 HERE = Path(__file__).parent
 

@@ -38,8 +38,8 @@ from contracts.mobile import (
 )
 from runtime.sandbox import workflow_runner
 from tests.workflows.fake_mobile import FakeMobilePlatform, Refused, days
-from workflows import ALL_WORKFLOWS
 from workflows.mobile_line import MobileLine
+from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 

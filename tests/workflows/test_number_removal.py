@@ -27,8 +27,8 @@ from contracts.number_removal import (
 from contracts.procedures import Outcome, Procedure
 from runtime.sandbox import workflow_runner
 from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
-from workflows import ALL_WORKFLOWS
 from workflows.number_removal import NumberPackageRemoval
+from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 

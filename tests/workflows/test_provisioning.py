@@ -34,13 +34,13 @@ from runtime.sandbox import workflow_runner
 from runtime.search_attributes import add_all
 from tests.conftest import installed_binary
 from tests.workflows.fake_customers import FakeCustomers
-from workflows import ALL_WORKFLOWS
 from workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
     CustomerUpdate,
     PbxConnectionEnable,
 )
+from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 

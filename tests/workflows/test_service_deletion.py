@@ -30,7 +30,7 @@ from runtime.sandbox import workflow_runner
 from runtime.search_attributes import add_all
 from tests.conftest import installed_binary
 from tests.workflows.fake_platform import FakePlatform
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 from workflows.service_deletion import ServiceDeletion
 
 ROME = ZoneInfo("Europe/Rome")

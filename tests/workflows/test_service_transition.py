@@ -20,7 +20,7 @@ from contracts.procedures import Outcome, ProcedureStatus
 from contracts.service_transition import ServiceTransitionInput
 from runtime.sandbox import workflow_runner
 from tests.workflows.fake_platform import FakePlatform
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
 pytestmark = pytest.mark.asyncio

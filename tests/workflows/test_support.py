@@ -20,7 +20,7 @@ from contracts.support import (
 )
 from runtime.sandbox import workflow_runner
 from tests.workflows.fake_customers import FakeCustomers
-from workflows import ALL_WORKFLOWS
+from workflows.registry import ALL_WORKFLOWS
 from workflows.support import ProblemReport, SupportContactsChange
 
 pytestmark = pytest.mark.asyncio
