@@ -29,6 +29,7 @@ from runtime.settings import Settings
 from runtime.temporal import connect
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
 from tests.stack import TOKEN, Stack
+from tests.stack import tenant_body as stack_tenant_body
 
 RESULTS = ROOT / "bench" / "results"
 console = Console(width=160)
@@ -269,37 +270,9 @@ def is_upsert(event: HistoryEvent) -> bool:
 
 
 def tenant_body(tenant_id: str, **settings: Any) -> dict[str, Any]:
-    """A tenant as tests/stack.py makes them: one Admin, one User, four extensions."""
-    return {
-        "name": f"{tenant_id} S.r.l.",
-        "country": "IT",
-        "timezone": "Europe/Rome",
-        "state": "active",
-        "billing_active": True,
-        "usage_minutes": 100,
-        "deactivation_seconds": 0,
-        "reactivation_seconds": 0,
-        "deletion_seconds": 0,
-        "users": [
-            {
-                "id": f"{tenant_id}-u1",
-                "name": "Anna Admin",
-                "email": f"anna@{tenant_id}.example",
-                "roles": ["Admin"],
-            },
-            {
-                "id": f"{tenant_id}-u2",
-                "name": "Ugo User",
-                "email": f"ugo@{tenant_id}.example",
-                "roles": ["User"],
-            },
-        ],
-        "extensions": [
-            {"number": str(100 + n), "user_id": f"{tenant_id}-u1", "registered": True}
-            for n in range(4)
-        ],
-        **settings,
-    }
+    """The tests' tenant, with a platform that answers at once."""
+    instant = {"deactivation_seconds": 0, "reactivation_seconds": 0, "deletion_seconds": 0}
+    return stack_tenant_body(tenant_id, **{**instant, **settings})
 
 
 async def put_all(

@@ -56,10 +56,9 @@ from runtime.temporal import connect
 from starter import render
 from starter.errors import OperatorError
 from starter.options import run_async
-from starter.platform import check_tenant_id
+from starter.platform import check_id, check_tenant_id
 from starter.procedures import Procedures, failure_message
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _COLOURS = {"grey": "grey62", "green": "green", "red": "red", "none": "dim"}
 PROCEDURE = Procedure.MOBILE_LINE
 
@@ -103,14 +102,6 @@ def register(root: typer.Typer) -> None:
     """Add ``pbxops mobile …`` and ``pbxops cdr`` to the root command."""
     root.add_typer(app, name="mobile")
     root.command("cdr")(cdr)
-
-
-def check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
-        raise OperatorError(
-            f"'{value[:80]}' is not a {what} (letters, digits, '.', '_', '-'; at most 64)"
-        )
-    return value
 
 
 # --- the platform, with the operator's credentials ------------------------------------------

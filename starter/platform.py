@@ -9,16 +9,20 @@ import httpx
 from runtime.settings import Settings
 from starter.errors import OperatorError
 
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_id(value: str, what: str) -> str:
+    """Ids go into visibility queries and URLs: accept only the platform's id syntax."""
+    if not _ID.match(value):
+        raise OperatorError(
+            f"'{value[:80]}' is not a {what} (letters, digits, '.', '_', '-'; at most 64)"
+        )
+    return value
 
 
 def check_tenant_id(tenant_id: str) -> str:
-    """Tenant ids go into visibility queries and URLs: accept only the platform's id syntax."""
-    if not _TENANT_ID.match(tenant_id):
-        raise OperatorError(
-            f"'{tenant_id[:80]}' is not a tenant id (letters, digits, '.', '_', '-'; at most 64)"
-        )
-    return tenant_id
+    return check_id(tenant_id, "tenant id")
 
 
 class PlatformApi:

@@ -130,39 +130,35 @@ class Stack:
         )
 
     def put_tenant(self, tenant_id: str, **settings: Any) -> dict[str, Any]:
-        body = {
-            "name": f"{tenant_id.capitalize()} S.r.l.",
-            "country": "IT",
-            "timezone": "Europe/Rome",
-            "state": "active",
-            "billing_active": True,
-            "usage_minutes": 100,
-            "deactivation_seconds": 0.5,
-            "reactivation_seconds": 0.5,
-            "users": [
-                {
-                    "id": f"{tenant_id}-u1",
-                    "name": "Anna Admin",
-                    "email": f"anna@{tenant_id}.example",
-                    "roles": ["Admin"],
-                },
-                {
-                    "id": f"{tenant_id}-u2",
-                    "name": "Ugo User",
-                    "email": f"ugo@{tenant_id}.example",
-                    "roles": ["User"],
-                },
-            ],
-            "extensions": [
-                {"number": str(100 + n), "user_id": f"{tenant_id}-u1", "registered": True}
-                for n in range(4)
-            ],
-            **settings,
-        }
         with self.api() as api:
-            response = api.put(f"/admin/tenants/{tenant_id}", json=body)
+            response = api.put(
+                f"/admin/tenants/{tenant_id}", json=tenant_body(tenant_id, **settings)
+            )
             response.raise_for_status()
             return response.json()
+
+
+def tenant_body(tenant_id: str, **settings: Any) -> dict[str, Any]:
+    """A test tenant: one Admin, one plain User, four registered extensions, 0.5 s jobs."""
+    return {
+        "name": f"{tenant_id.capitalize()} S.r.l.",
+        "country": "IT",
+        "timezone": "Europe/Rome",
+        "state": "active",
+        "billing_active": True,
+        "usage_minutes": 100,
+        "deactivation_seconds": 0.5,
+        "reactivation_seconds": 0.5,
+        "users": [
+            _user(f"{tenant_id}-u1", "Anna Admin", f"anna@{tenant_id}.example", "Admin"),
+            _user(f"{tenant_id}-u2", "Ugo User", f"ugo@{tenant_id}.example", "User"),
+        ],
+        "extensions": [
+            {"number": str(100 + n), "user_id": f"{tenant_id}-u1", "registered": True}
+            for n in range(4)
+        ],
+        **settings,
+    }
 
 
 def _user(user_id: str, name: str, email: str, role: str) -> dict[str, Any]:
