@@ -30,8 +30,6 @@ from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWor
 from workflows.number_removal import NumberPackageRemoval
 from workflows.registry import ALL_WORKFLOWS
 
-pytestmark = pytest.mark.asyncio
-
 ADMIN = "giulia@acme.example"
 N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"
 

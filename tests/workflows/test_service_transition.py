@@ -23,8 +23,6 @@ from tests.workflows.fake_platform import FakePlatform
 from workflows.registry import ALL_WORKFLOWS
 from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest_asyncio.fixture
 async def platform(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakePlatform]:
