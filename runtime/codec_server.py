@@ -45,8 +45,18 @@ def _session_value(token: str) -> str:
 
 
 def origins(settings: Settings) -> list[str]:
-    configured = settings.codec_server_origins or settings.ui_url
-    return [origin.strip().rstrip("/") for origin in configured.split(",") if origin.strip()]
+    """The browser origins allowed: the configured ones, else the UI's, under both of the names a
+    local UI is opened with (127.0.0.1 and localhost)."""
+    if settings.codec_server_origins:
+        found = settings.codec_server_origins.split(",")
+    else:
+        ui = settings.ui_url.rstrip("/")
+        found = [
+            ui,
+            ui.replace("//127.0.0.1", "//localhost"),
+            ui.replace("//localhost", "//127.0.0.1"),
+        ]
+    return list(dict.fromkeys(origin.strip().rstrip("/") for origin in found if origin.strip()))
 
 
 def create_codec_app(codec: PayloadCodec, token: str, allowed_origins: list[str]) -> FastAPI:

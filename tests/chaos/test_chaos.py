@@ -46,6 +46,7 @@ def finish(report: Report, stack: Stack) -> None:
     assert report.wrong == []
     assert report.duplicates == []
     assert report.missing == []
+    assert report.tickets == report.escalations >= 1  # the escalation path did run
     # Tokens never reach a log, whatever happened.
     for log in Path(stack.workdir).glob("*.log"):
         assert TOKEN not in log.read_text(errors="replace"), log

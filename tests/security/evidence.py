@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-
+from runtime.settings import Settings
+from runtime.temporal import connect
 from tests.stack import Stack
 
 UPDATE_ACCEPTED = "workflowExecutionUpdateAcceptedEventAttributes"
@@ -81,7 +80,9 @@ class Evidence:
 
 
 async def collect(stack: Stack, workflow_id: str) -> Evidence:
-    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    # The tests' clients connect like the worker and the CLI (runtime.temporal.connect): with
+    # PBXOPS_PAYLOAD_KEY set they decrypt, so the search still reads every payload in clear.
+    client = await connect(Settings(_env_file=None, temporal_address=stack.temporal_address))
     evidence = Evidence(workflow_id)
     runs = [
         execution.run_id

@@ -71,7 +71,9 @@ async def test_unencrypted_payloads_pass_and_tampering_is_detected():
         await codec.decode([sealed])
 
 
-def test_key_settings():
+def test_key_settings(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("PBXOPS_PAYLOAD_KEY", raising=False)
+    monkeypatch.delenv("PBXOPS_PAYLOAD_PREVIOUS_KEYS", raising=False)
     key = keygen()
     assert len(parse_key(key)) == 32
     assert parse_key(base64.urlsafe_b64encode(base64.b64decode(key)).decode()) == parse_key(key)
@@ -159,3 +161,12 @@ async def test_browser_session_cookie_from_the_login_page(server):
 def test_the_codec_server_refuses_to_run_without_a_token():
     with pytest.raises(ValueError, match="PBXOPS_CODEC_SERVER_TOKEN"):
         create_codec_app(EncryptionCodec(os.urandom(32)), "", [UI])
+
+
+def test_the_ui_origin_is_allowed_under_both_local_names():
+    from runtime.codec_server import origins
+
+    default = Settings(_env_file=None, ui_url="http://127.0.0.1:8233/")
+    assert origins(default) == ["http://127.0.0.1:8233", "http://localhost:8233"]
+    chosen = Settings(_env_file=None, codec_server_origins="https://ui.example, https://b.example")
+    assert origins(chosen) == ["https://ui.example", "https://b.example"]
