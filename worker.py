@@ -96,6 +96,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
         pbx.get_service,
         pbx.get_admins,
         pbx.purge,
+        pbx.purge_all,
         codes.issue,
         codes.check,
         helpdesk.open_ticket,

@@ -8,7 +8,14 @@ from temporalio import activity
 
 from activities.http import request
 from activities.idempotency import idempotency_key, workflow_of_activity
-from contracts.deletion import DeletionActivities, Purged, PurgeStep, TenantAdmins
+from contracts.deletion import (
+    DeletionActivities,
+    Purged,
+    PurgeReport,
+    PurgeRequest,
+    PurgeStep,
+    TenantAdmins,
+)
 from contracts.pbx import (
     ActivityNames,
     ServiceSnapshot,
@@ -18,19 +25,20 @@ from contracts.pbx import (
 )
 
 
-def _snapshot(tenant: dict[str, Any], extensions: list[dict[str, Any]]) -> ServiceSnapshot:
+def _snapshot(tenant: dict[str, Any]) -> ServiceSnapshot:
     service = tenant["service"]
+    data = tenant["data"]
     return ServiceSnapshot(
         tenant_id=tenant["id"],
         tenant_name=tenant["name"],
         state=service["state"],
         billing_active=service["billing_active"],
-        extensions_total=len(extensions),
-        extensions_registered=sum(1 for ext in extensions if ext["registered"]),
+        extensions_total=data["extensions"],
+        extensions_registered=data["extensions_registered"],
         access_visible=service.get("access") is not None,
         usage_minutes=service.get("usage_minutes", 0),
-        users_total=tenant.get("data", {}).get("users", 0),
-        recordings_total=tenant.get("data", {}).get("recordings", 0),
+        users_total=data["users"],
+        recordings_total=data["recordings"],
     )
 
 
@@ -40,10 +48,11 @@ class PbxActivities:
         self._callback_base_url = callback_base_url.rstrip("/")
 
     async def _snapshot(self, tenant_id: str) -> ServiceSnapshot:
-        path = f"/pbx/tenants/{quote(tenant_id, safe='')}"
-        tenant = await request(self._client, "GET", path)
-        extensions = await request(self._client, "GET", f"{path}/extensions")
-        return _snapshot(tenant, extensions)
+        # One GET: the tenant's own counts say what it stores (extensions, registered ones,
+        # users, recordings), so no list of extensions has to be fetched and counted.
+        return _snapshot(
+            await request(self._client, "GET", f"/pbx/tenants/{quote(tenant_id, safe='')}")
+        )
 
     def _callback_url(self) -> str:
         """Where the platform reports the job's end: the worker's receiver signals this workflow."""
@@ -93,6 +102,20 @@ class PbxActivities:
             idempotency_key=idempotency_key(),
         )
         return Purged(step=step.step, removed=body["removed"])
+
+    @activity.defn(name=DeletionActivities.PURGE_ALL)
+    async def purge_all(self, purge: PurgeRequest) -> PurgeReport:
+        """Every purge step in order. Each step is idempotent (its own key), so a retry runs
+        the steps already done again harmlessly and the next ones for the first time."""
+        key = idempotency_key()
+        done = []
+        tenant = quote(purge.tenant_id, safe="")
+        for step in purge.steps:
+            path = f"/pbx/tenants/{tenant}/purge/{quote(step, safe='')}"
+            body = await request(self._client, "POST", path, idempotency_key=f"{key}/{step}")
+            done.append(Purged(step=step, removed=body["removed"]))
+        activity.logger.info("purged %s: %s", purge.tenant_id, ", ".join(purge.steps))
+        return PurgeReport(steps=done)
 
     @activity.defn(name=ActivityNames.PBX_GET_SERVICE)
     async def get_service(self, ref: TenantRef) -> ServiceSnapshot:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from contracts.pbx import ServiceState
 from contracts.procedures import ProcedureStatus
+from contracts.text import SingleLine
 
 # Fixed by the provider's document.
 CODE_DIGITS = 8
@@ -77,7 +78,7 @@ class ConfirmCode(BaseModel):
 
 
 class WithdrawRequest(BaseModel):
-    reason: str = "withdrawn by the operator"
+    reason: SingleLine = "withdrawn by the operator"
 
 
 class Phase(StrEnum):
@@ -105,6 +106,17 @@ class Purged(BaseModel):
     removed: int
 
 
+class PurgeRequest(BaseModel):
+    """Every purge step of one tenant, run in order by one activity."""
+
+    tenant_id: str
+    steps: list[str]
+
+
+class PurgeReport(BaseModel):
+    steps: list[Purged]
+
+
 class DeletionStatus(ProcedureStatus):
     phase: Phase = Phase.REQUESTING
     admins_notified: int = 0
@@ -127,6 +139,8 @@ class DeletionResult(BaseModel):
 class DeletionActivities:
     GET_ADMINS = "pbx.get_admins"
     PURGE = "pbx.purge"
+    """One purge step per activity: histories recorded before the purge was folded into one."""
+    PURGE_ALL = "pbx.purge_all"
     ISSUE_CODE = "codes.issue"
     CHECK_CODE = "codes.check"
     SEND_CODE = "mail.send_deletion_code"

@@ -7,9 +7,13 @@ runner's worker thread, the SMTP server's thread), so for SQLite we:
   connection from the pool at a time);
 - use WAL, so readers never wait for the writer, and a busy timeout so writers queue instead of
   failing;
-- start every transaction with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then
-  writes can fail at once with "database is locked" when another writer got in between; taking
-  the write lock up front makes writers wait their turn (transactions here are milliseconds).
+- start every writing transaction with ``BEGIN IMMEDIATE``: a deferred transaction that reads and
+  then writes can fail at once with "database is locked" when another writer got in between;
+  taking the write lock up front makes writers wait their turn (transactions here are
+  milliseconds);
+- start read-only transactions (``Database.reading``: the GET routes) with a plain ``BEGIN``, so
+  under WAL they read a snapshot without queueing behind the writers. Taking the write lock for
+  reads too made every request of a busy platform wait in one line (issue 8's throughput bench).
 
 Any other SQLAlchemy URL (e.g. Postgres) is used as is.
 """
@@ -30,6 +34,7 @@ from simulator import mobile_models  # noqa: F401
 from simulator.models import Base
 
 _BUSY_TIMEOUT_MS = 10_000
+_READ_ONLY = "pbxops_read_only"
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -57,7 +62,8 @@ def _configure_sqlite(engine: Engine, *, file_backed: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -83,6 +89,9 @@ class Database:
         self.engine = create_db_engine(url)
         # expire_on_commit=False: routes build their answer from objects after the commit.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def safe_url(self) -> str:
@@ -96,6 +105,12 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One short transaction: committed when the block ends, rolled back on error."""
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: a consistent snapshot that never waits for the writers."""
+        with self._read_sessions.begin() as session:
             yield session
 
     def reset(self) -> None:

@@ -45,7 +45,7 @@ class StoredResponse:
 
 
 def load(db: Database, key: str) -> StoredResponse | None:
-    with db.transaction() as session:
+    with db.reading() as session:
         row = session.get(IdempotencyKey, key)
         if row is None:
             return None

@@ -46,7 +46,7 @@ admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require
 @router.get("/tenants/{tenant_id}/mobile")
 def organisation(tenant_id: str, db: Database = Depends(get_db)) -> MobileOrgOut:
     """The organisation's licence pool and mobile settings."""
-    with db.transaction() as session:
+    with db.reading() as session:
         return org_out(session, get_org(session, tenant_id))
 
 

@@ -97,14 +97,14 @@ def roles() -> list[RoleOut]:
 
 @router.get("/resellers")
 def resellers(db: Database = Depends(get_db)) -> list[ResellerOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         rows = session.query(Reseller).order_by(Reseller.id).all()
         return [reseller_out(session, r) for r in rows]
 
 
 @router.get("/resellers/{reseller_id}")
 def reseller(reseller_id: str, db: Database = Depends(get_db)) -> ResellerOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         return reseller_out(session, get_reseller(session, reseller_id))
 
 
@@ -122,13 +122,13 @@ def create_customer(
 def customers(
     reseller: str | None = Query(default=None), db: Database = Depends(get_db)
 ) -> list[CustomerOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return [account_out(session, a) for a in list_accounts(session, reseller)]
 
 
 @router.get("/customers/{account_id}")
 def customer(account_id: str, db: Database = Depends(get_db)) -> CustomerOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         return account_out(session, get_account(session, account_id))
 
 
@@ -180,7 +180,7 @@ def customer_users(
     limit: int = Limit,
     db: Database = Depends(get_db),
 ) -> Page[CustomerUserOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         get_account(session, account_id)
         return users_page(session, account_id, cursor, limit)
 
@@ -249,7 +249,7 @@ def pbx_users(
     sub_accounts: bool = False,
     db: Database = Depends(get_db),
 ) -> Page[DiscoveredUserOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         account = get_account(session, account_id)
         return discovered_users(session, account, cursor, limit, sub_accounts)
 
@@ -261,7 +261,7 @@ def pbx_sub_accounts(
     limit: int = Limit,
     db: Database = Depends(get_db),
 ) -> Page[SubAccountOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return discovered_sub_accounts(session, get_account(session, account_id), cursor, limit)
 
 
@@ -287,7 +287,7 @@ def pbx_monitoring(account_id: str, db: Database = Depends(get_db)) -> Connectio
 
 @router.get("/customers/{account_id}/support-contacts")
 def support_contacts(account_id: str, db: Database = Depends(get_db)) -> list[ContactOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return contacts_out(session, get_account(session, account_id))
 
 
@@ -323,7 +323,7 @@ def report_problem(
 
 @router.get("/customers/{account_id}/problem-reports")
 def problem_reports(account_id: str, db: Database = Depends(get_db)) -> list[ProblemReportOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return reports(session, get_account(session, account_id))
 
 
@@ -333,7 +333,7 @@ def billing_export(
     reseller: str | None = None,
     db: Database = Depends(get_db),
 ) -> BillingOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         if reseller:
             get_reseller(session, reseller)
         return billing(session, month, reseller)

@@ -78,13 +78,13 @@ def tickets(
     workflow_id: str | None = None,
     db: Database = Depends(get_db),
 ) -> list[TicketOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return _find(session, status, tenant_id, workflow_id)
 
 
 @router.get("/tickets/{ticket_id}")
 def ticket(ticket_id: str, db: Database = Depends(get_db)) -> TicketOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         return ticket_out(_get(session, ticket_id))
 
 

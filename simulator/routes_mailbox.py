@@ -38,7 +38,7 @@ def messages(
     limit: int = Query(default=50, ge=1, le=1000),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return list_messages(session, start=start, limit=limit)
 
 
@@ -56,26 +56,26 @@ def search(
     limit: int = Query(default=50, ge=1, le=1000),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return list_messages(session, start=start, limit=limit, query=query)
 
 
 @api.get("/message/{message_id}")
 def message(message_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return detail(_get(session, message_id))
 
 
 @api.get("/message/{message_id}/raw")
 def raw(message_id: str, db: Database = Depends(get_db)) -> Response:
-    with db.transaction() as session:
+    with db.reading() as session:
         source = _get(session, message_id).raw
     return Response(source, media_type="text/plain; charset=utf-8")
 
 
 @pages.get("/inbox", response_class=HTMLResponse)
 def inbox(db: Database = Depends(get_db)) -> HTMLResponse:
-    with db.transaction() as session:
+    with db.reading() as session:
         total = session.scalar(select(func.count()).select_from(Message)) or 0
         rows = session.scalars(select(Message).order_by(Message.created_at.desc()).limit(200))
         return HTMLResponse(inbox_page(rows.all(), total))
@@ -83,5 +83,5 @@ def inbox(db: Database = Depends(get_db)) -> HTMLResponse:
 
 @pages.get("/inbox/{message_id}", response_class=HTMLResponse)
 def inbox_message(message_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
-    with db.transaction() as session:
+    with db.reading() as session:
         return HTMLResponse(message_page(_get(session, message_id)))

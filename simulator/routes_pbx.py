@@ -23,13 +23,13 @@ router = APIRouter(prefix="/pbx", tags=["pbx"], dependencies=[Depends(require_to
 
 @router.get("/tenants")
 def tenants(db: Database = Depends(get_db)) -> list[TenantOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return [tenant_out(tenant) for tenant in list_tenants(session)]
 
 
 @router.get("/tenants/{tenant_id}")
 def tenant(tenant_id: str, db: Database = Depends(get_db)) -> TenantOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         return tenant_out(get_tenant(session, tenant_id))
 
 
@@ -39,14 +39,14 @@ def users(
     role: str | None = Query(default=None, description="only users with this role"),
     db: Database = Depends(get_db),
 ) -> list[UserOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         found = get_tenant(session, tenant_id).users
         return [user_out(u) for u in found if role is None or role in u.roles]
 
 
 @router.get("/tenants/{tenant_id}/extensions")
 def extensions(tenant_id: str, db: Database = Depends(get_db)) -> list[ExtensionOut]:
-    with db.transaction() as session:
+    with db.reading() as session:
         return [extension_out(ext) for ext in get_tenant(session, tenant_id).extensions]
 
 
@@ -88,5 +88,5 @@ def purge(tenant_id: str, step: str, db: Database = Depends(get_db)) -> PurgeOut
 
 @router.get("/jobs/{job_id}")
 def job(job_id: str, db: Database = Depends(get_db)) -> JobOut:
-    with db.transaction() as session:
+    with db.reading() as session:
         return job_out(get_job(session, job_id))

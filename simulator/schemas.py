@@ -57,6 +57,7 @@ class StoredData(BaseModel):
 
     users: int
     extensions: int
+    extensions_registered: int
     recordings: int
 
 

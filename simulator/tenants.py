@@ -62,6 +62,7 @@ def tenant_out(tenant: Tenant) -> TenantOut:
         data=StoredData(
             users=len(tenant.users),
             extensions=len(tenant.extensions),
+            extensions_registered=sum(1 for ext in tenant.extensions if ext.registered),
             recordings=recordings_count(session, tenant.id),
         ),
         deleted_at=record.completed_at if record else None,

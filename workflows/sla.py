@@ -2,10 +2,19 @@
 
 Waiting is callback-first. The platform reports the end of its job (webhook → Signal), so a
 procedure that finishes in time costs one timer and one signal whatever the wait. Behind the
-callback runs a slow *safety poll*: the first at the SLA deadline (a ticket is only opened after the
-platform confirmed it is really not done), then at doubling intervals up to ``max_poll_interval``,
-so a lost callback delays completion but never loses it, and a stuck platform costs a handful of
-polls per day instead of one per few seconds. Never a loop of short activities.
+callback runs a slow *safety poll*, for a callback lost for good:
+
+- the first at the SLA deadline, so a ticket is only opened once the platform confirmed it is
+  really not done;
+- after the breach a person owns the ticket and the platform keeps retrying its callback, so the
+  polls are rare: the first a day after the deadline (or the SLA's own length, if longer), each
+  later one twice as far as the one before (at most a week apart), and a last one at the hard
+  cap. A stuck platform costs a handful of polls a month, and the billable actions of a late
+  procedure stay within 1.5 times its logical minimum (issue 8; ``make bench-actions``).
+
+Never a loop of short activities. Every timer this helper starts ends in a poll, whatever its
+length: replaying a history recorded under another poll schedule therefore meets the same
+commands in the same order (only the timers' lengths differ, which replay does not compare).
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,7 +30,8 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import calls
 
-DEFAULT_MAX_POLL_INTERVAL = timedelta(hours=4)
+MIN_POLL_GAP_AFTER_BREACH = timedelta(days=1)
+MAX_POLL_GAP = timedelta(days=7)
 _MIN_WAIT = timedelta(seconds=1)
 
 
@@ -31,7 +41,7 @@ class SlaWindow:
     """Past this, the support ticket is opened."""
     hard_cap_at: datetime
     """Past this, the procedure stops waiting and fails."""
-    max_poll_interval: timedelta = DEFAULT_MAX_POLL_INTERVAL
+    min_poll_gap_after_breach: timedelta = MIN_POLL_GAP_AFTER_BREACH
 
 
 class HardCapReached(Exception):
@@ -53,29 +63,27 @@ async def wait_with_sla(
     if reached():
         return
     next_poll_at = window.deadline
-    interval = max(window.deadline - workflow.now(), _MIN_WAIT)
+    gap = max(window.deadline - workflow.now(), _MIN_WAIT)  # the SLA itself
     breached = False
     while True:
-        now = workflow.now()
         wake_at = min(next_poll_at, window.hard_cap_at)
-        if not breached:
-            wake_at = min(wake_at, window.deadline)
         try:
             await workflow.wait_condition(
-                reached, timeout=max(wake_at - now, _MIN_WAIT), timeout_summary=f"until {what}"
+                reached,
+                timeout=max(wake_at - workflow.now(), _MIN_WAIT),
+                timeout_summary=f"until {what}",
             )
             return
         except TimeoutError:
             pass
+        # Every wake-up is a poll time: the deadline, a safety poll, or the hard cap.
         now = workflow.now()
-        due_for_poll = now >= next_poll_at or now >= window.hard_cap_at
-        if due_for_poll or (not breached and now >= window.deadline):
-            if await poll():
-                return
-            interval = min(interval * 2, window.max_poll_interval)
-            next_poll_at = now + interval
+        if await poll():
+            return
         if now >= window.hard_cap_at:
             raise HardCapReached(what)
+        gap = min(max(gap * 2 if breached else gap, window.min_poll_gap_after_breach), MAX_POLL_GAP)
+        next_poll_at = now + gap
         if not breached and now >= window.deadline:
             breached = True
             await on_breach()

@@ -13,6 +13,7 @@ from activities.codes import CodeVault
 from activities.helpdesk import HelpdeskActivities
 from activities.mail import MailActivities, SmtpSender
 from activities.pbx import PbxActivities
+from contracts.deletion import PURGE_STEPS, PurgeRequest
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
 from contracts.mail import EmailMessage
 from contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
@@ -58,6 +59,34 @@ async def test_request_transition_starts_the_job_and_is_idempotent(simulator: St
     assert after.state == ServiceState.DEACTIVATED
     assert after.extensions_total == 4 and after.extensions_registered == 0
     assert after.billing_active and not after.access_visible
+
+
+async def test_purge_runs_every_step_once_even_when_retried(simulator: Stack, http):
+    simulator.put_tenant("act-purge", deletion_seconds=None, recordings=3)  # the job never ends
+    pbx = PbxActivities(http, "http://127.0.0.1:9/unused")
+    workflow_id = f"pbx-deletion/{uuid.uuid4()}"
+    deletion = TransitionRequest(tenant_id="act-purge", kind=TransitionKind.DELETION)
+    await activity_env("request-deletion", workflow_id).run(pbx.request_transition, deletion)
+    purge = PurgeRequest(tenant_id="act-purge", steps=list(PURGE_STEPS))
+
+    first = await activity_env("purge", workflow_id).run(pbx.purge_all, purge)
+    # A retry (the worker died before reporting) gets the platform's first answers back.
+    again = await activity_env("purge", workflow_id).run(pbx.purge_all, purge)
+
+    removed = {done.step: done.removed for done in first.steps}
+    assert removed == {
+        "extensions": 4,
+        "users": 2,
+        "recordings": 3,
+        "numbers": 0,
+        "usage": 100,
+        "billing": 1,
+    }
+    assert again == first
+    after = await activity_env("verify").run(pbx.get_service, TenantRef(tenant_id="act-purge"))
+    assert after.state == ServiceState.DELETING  # the erasure job itself is still running
+    assert (after.extensions_total, after.users_total, after.recordings_total) == (0, 0, 0)
+    assert after.usage_minutes == 0 and not after.billing_active
 
 
 async def test_unknown_tenant_is_non_retryable_with_the_platform_sentence(simulator, http):

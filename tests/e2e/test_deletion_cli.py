@@ -65,7 +65,12 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
     assert tenant["service"]["state"] == "deleted"
     assert tenant["service"]["usage_minutes"] == 0
     assert tenant["service"]["billing_active"] is False
-    assert tenant["data"] == {"users": 0, "extensions": 0, "recordings": 0}
+    assert tenant["data"] == {
+        "users": 0,
+        "extensions": 0,
+        "extensions_registered": 0,
+        "recordings": 0,
+    }
     assert tenant["deleted_at"] is not None
     for address in ("ops@provider.example", "anna@e2e-del.example"):
         wait_until(

@@ -13,7 +13,12 @@ def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_t
         f"/admin/numbers/tenants/{uid}", json={"devices": [{"number": number}]}
     ).raise_for_status()
     before = client.get(f"/pbx/tenants/{uid}").json()
-    assert before["data"] == {"users": 2, "extensions": 3, "recordings": 5}
+    assert before["data"] == {
+        "users": 2,
+        "extensions": 3,
+        "extensions_registered": 3,
+        "recordings": 5,
+    }
 
     refused = client.post(f"/pbx/tenants/{uid}/purge/users")
     assert refused.status_code == 409 and "only while it is deleting" in refused.json()["detail"]
@@ -32,7 +37,12 @@ def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_t
     assert after["service"]["usage_minutes"] == 0
     assert after["service"]["billing_active"] is False
     assert after["service"]["access"] is None
-    assert after["data"] == {"users": 0, "extensions": 0, "recordings": 0}
+    assert after["data"] == {
+        "users": 0,
+        "extensions": 0,
+        "extensions_registered": 0,
+        "recordings": 0,
+    }
     assert after["deleted_at"] is not None
     assert client.get(f"/pbx/tenants/{uid}/extensions").json() == []
     [device] = client.get(f"/admin/numbers/tenants/{uid}").json()["devices"]

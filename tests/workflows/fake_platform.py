@@ -16,6 +16,8 @@ from contracts.deletion import (
     CodeEmail,
     DeletionActivities,
     Purged,
+    PurgeReport,
+    PurgeRequest,
     PurgeStep,
     TenantAdmins,
 )
@@ -176,6 +178,11 @@ class FakePlatform:
             platform.purged.append(step.step)
             return Purged(step=step.step, removed=1)
 
+        @activity.defn(name=DeletionActivities.PURGE_ALL)
+        async def purge_all(request: PurgeRequest) -> PurgeReport:
+            platform.purged.extend(request.steps)
+            return PurgeReport(steps=[Purged(step=step, removed=1) for step in request.steps])
+
         @activity.defn(name=DeletionActivities.SEND_CODE)
         async def send_code(email: CodeEmail) -> EmailSent:
             info = activity.info()
@@ -194,6 +201,7 @@ class FakePlatform:
             send,
             get_admins,
             purge,
+            purge_all,
             send_code,
             codes.issue,
             codes.check,

@@ -92,10 +92,11 @@ async def test_stuck_platform_opens_exactly_one_ticket_then_resolves_it(
     current = await status(handle)
     assert current.escalated and current.ticket_id == ticket.id
 
-    # Hours more of waiting: safety polls, never a second ticket.
+    # Hours more of waiting: never a second ticket, and no polling either: the deadline's
+    # confirming read was the one poll; the next safety poll is a day after the deadline.
     await time_skipping_env.sleep(timedelta(hours=6))
     assert len(platform.tickets) == 1
-    assert platform.polls >= 2
+    assert platform.polls == 1
 
     await platform_finishes(handle, platform, ServiceState.DEACTIVATED)
     result = await handle.result()
@@ -118,6 +119,25 @@ async def test_lost_callback_is_caught_by_the_safety_poll_before_any_ticket(
     assert platform.tickets == []
 
 
+async def test_callback_lost_after_the_breach_is_caught_by_the_daily_safety_poll(
+    time_skipping_env, platform
+):
+    handle = await start(time_skipping_env, platform, hard_cap=timedelta(days=3))
+    await time_skipping_env.sleep(timedelta(minutes=16))
+    assert len(platform.tickets) == 1 and platform.polls == 1
+    platform.finish(ServiceState.DEACTIVATED)  # the job ends but its callback never arrives
+
+    await time_skipping_env.sleep(timedelta(hours=23))
+    assert (await status(handle)).outcome == Outcome.RUNNING  # the next poll is not due yet
+    result = await handle.result()
+
+    assert result.state == ServiceState.DEACTIVATED and result.ticket_id == "T-1"
+    assert platform.tickets[0].status == "resolved"
+    # The deadline's read, the poll a day after the deadline that found it done, the verification.
+    assert platform.polls == 3
+    assert result.took_seconds == pytest.approx(timedelta(hours=24, minutes=15).total_seconds())
+
+
 async def test_hard_cap_fails_with_a_reason_and_leaves_the_ticket_open(time_skipping_env, platform):
     handle = await start(time_skipping_env, platform, hard_cap=timedelta(hours=24))
 
@@ -132,6 +152,8 @@ async def test_hard_cap_fails_with_a_reason_and_leaves_the_ticket_open(time_skip
     assert len(platform.tickets) == 1
     assert platform.tickets[0].status == "open"
     assert "Needs a person" in platform.tickets[0].comments[-1]
+    # Two reads in 24 hours: at the 15-minute deadline and at the hard cap (issue 8).
+    assert platform.polls == 2
     final = await status(handle)
     assert final.outcome == Outcome.FAILED and final.error == cause.message
 
