@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from contracts.procedures import ProcedureStatus
+from contracts.text import SingleLine
 
 # Fixed by the provider's document: "the one-time activation code expires after 90 days".
 DEFAULT_CODE_VALIDITY = timedelta(days=90)
@@ -227,11 +228,11 @@ class MobileLineInput(BaseModel):
 class CodeRequest(BaseModel):
     """Input of the ``new_code`` and ``lost_stolen`` updates."""
 
-    requested_by: str | None = Field(default=None, max_length=200)
+    requested_by: SingleLine | None = Field(default=None, max_length=200)
 
 
 class DeleteRequest(BaseModel):
-    requested_by: str | None = Field(default=None, max_length=200)
+    requested_by: SingleLine | None = Field(default=None, max_length=200)
 
 
 class CodeOutcome(BaseModel):

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from contracts.procedures import ProcedureStatus
 from contracts.support import ID_PATTERN, ContactRef, Email, SupportContact
+from contracts.text import MultiLine, SingleLine
 
 # The provider's document does not fix a trial length; the issue does: 30 days by default.
 DEFAULT_TRIAL_DAYS = 30
@@ -107,12 +108,12 @@ class CustomerDetails(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=100)
-    product_type: str = Field(min_length=1, max_length=64)
+    name: SingleLine = Field(min_length=1, max_length=100)
+    product_type: SingleLine = Field(min_length=1, max_length=64)
     # Shown on invoices and billing exports; when empty they show the tenant (account) id.
-    reference: str = Field(default="", max_length=100)
+    reference: SingleLine = Field(default="", max_length=100)
     country: Annotated[str, Field(min_length=1)]
-    notes: str = Field(default="", max_length=2000)
+    notes: MultiLine = Field(default="", max_length=2000)
     trial: bool = False
     trial_days: int = Field(default=DEFAULT_TRIAL_DAYS, ge=1, le=365)
     # At most one per reseller, never billed (on invoices at zero).
@@ -167,7 +168,7 @@ class AdminUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     # The same address as on the PBX when the person exists there: the sync links them.
     email: Email
 
@@ -178,7 +179,7 @@ class PbxConnectionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     host: str = Field(max_length=253)
-    template: str = Field(default="default", min_length=1, max_length=64)
+    template: SingleLine = Field(default="default", min_length=1, max_length=64)
     enabled: bool = True
     # Monitor calls on every sub-account of the PBX; only settable at creation.
     auto_provision_sub_accounts: bool = False
@@ -210,7 +211,7 @@ class RoleAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user: Email
-    roles: list[str] = Field(min_length=1)
+    roles: list[SingleLine] = Field(min_length=1)
 
     _known = field_validator("roles")(_check_roles)
 
@@ -224,7 +225,7 @@ class RoleSetup(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    default_roles: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLES))
+    default_roles: list[SingleLine] = Field(default_factory=lambda: list(DEFAULT_ROLES))
     assignments: list[RoleAssignment] = []
 
     _known = field_validator("default_roles")(_check_roles)
@@ -448,11 +449,11 @@ class AccountChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    product_type: str | None = Field(default=None, min_length=1, max_length=64)
-    reference: str | None = Field(default=None, max_length=100)
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=100)
+    product_type: SingleLine | None = Field(default=None, min_length=1, max_length=64)
+    reference: SingleLine | None = Field(default=None, max_length=100)
     country: str | None = None
-    notes: str | None = Field(default=None, max_length=2000)
+    notes: MultiLine | None = Field(default=None, max_length=2000)
     trial: bool | None = None
     trial_days: int | None = Field(default=None, ge=1, le=365)
     internal_demo: bool | None = None

@@ -13,6 +13,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
+from contracts.text import MultiLine, SingleLine
+
 INVALID_EMAIL = "Contains an invalid email"
 
 # Partner user ids and account ids: the platform's id syntax (also safe in URLs and queries).
@@ -115,7 +117,7 @@ class SupportContactsChangeInput(BaseModel):
     action: ContactAction
     contact: ContactRef
     acting_as: ActingAs
-    acting_user: str | None = Field(
+    acting_user: SingleLine | None = Field(
         default=None, description="partner user id, or the administrative user's email"
     )
 
@@ -130,8 +132,8 @@ class SupportContactsChangeResult(BaseModel):
 class ProblemReportInput(BaseModel):
     account_id: str = Field(pattern=ID_PATTERN)
     report_id: str = Field(pattern=ID_PATTERN)
-    application: str = Field(min_length=1, max_length=100)
-    description: str = Field(min_length=1, max_length=5000)
+    application: SingleLine = Field(min_length=1, max_length=100)
+    description: MultiLine = Field(min_length=1, max_length=5000)
     reported_by: Email | None = None
 
 

@@ -1,16 +1,18 @@
 """``pbxops``: the operator's command line for the provider's long-running procedures.
 
 Every start prints the workflow id and its Temporal UI link; ``--wait`` follows the procedure live;
-``--json`` prints machine-readable output. Errors are one line on stderr with exit code 1.
+``--json`` prints machine-readable output. Errors are one line on stderr with exit code 1 (2 for
+a command line that does not parse, pointing at the command's ``--help``).
 """
 
 import contextlib
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from temporalio.client import WorkflowExecutionStatus
+from typer.main import get_command
 
 from contracts.pbx import TransitionKind
 from contracts.procedures import Procedure
@@ -231,12 +233,66 @@ register_provisioning(app)  # `pbxops customer|billing|contacts …`, `pbxops re
 deletion.register(app)  # `pbxops delete …` and `pbxops deliveries`
 
 
-def _main() -> None:
-    """Every error an operator can cause or fix is one line, exit code 1."""
+# typer 0.29 vendors click privately (``typer._click``); earlier versions use ``click``. Either
+# way the public ``typer.BadParameter`` is a usage error, so its ancestors name the classes.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _command_path(args: list[str]) -> str:
+    """``pbxops mobile status`` from the arguments, for a usage error raised without a context
+    (e.g. ``Option '--tenant' requires an argument``)."""
+    command = get_command(app)
+    path = ["pbxops"]
+    for arg in args:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return " ".join(path)
+
+
+def _text(err: Exception) -> str:
+    """What click would say of one of its errors (its ``format_message``)."""
+    return str(getattr(err, "format_message", err.__str__)())
+
+
+def _usage_error(err: Exception, args: list[str]) -> NoReturn:
+    """One line, as every error, pointing at the command's --help; exit code 2, as click's."""
+    if type(err).__name__ == "NoArgsIsHelpError":  # the name typer itself checks (rich_utils)
+        # `pbxops`, `pbxops mobile`: with rich, typer has printed the help while raising this;
+        # without, the help is the message.
+        if _text(err).strip():
+            render.out.print(_text(err), markup=False, highlight=False)
+        raise SystemExit(2)
+    ctx = getattr(err, "ctx", None)
+    command = ctx.command_path if ctx is not None else _command_path(args)
+    render.error(f"{_text(err).strip().removesuffix('.')} (see '{command} --help')")
+    raise SystemExit(2)
+
+
+def _main(args: list[str] | None = None) -> None:
+    """Every error an operator can cause or fix is one line: exit code 1, or 2 for a command
+    line that does not parse (an unknown or missing option, a bad option value)."""
+    args = sys.argv[1:] if args is None else args
     try:
-        app()
+        # Not standalone: usage errors come back here instead of typer's multi-line box.
+        code = app(args, prog_name="pbxops", standalone_mode=False)
     except (OperatorError, TemporalUnreachable) as err:
-        render.err.print(f"[red]error:[/] {err}")
+        render.error(str(err))
+        raise SystemExit(1) from None
+    except UsageError as err:
+        _usage_error(err, args)
+    except ClickException as err:
+        render.error(_text(err))
+        raise SystemExit(getattr(err, "exit_code", 1)) from None
+    except typer.Abort:  # "no" to a confirmation prompt
+        render.error("aborted")
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         render.err.print("stopped watching; the procedure itself goes on (see `pbxops list`)")
@@ -245,11 +301,13 @@ def _main() -> None:
         # A bug or an outage we did not foresee: still one line, the details on demand.
         if os.environ.get("PBXOPS_DEBUG"):
             raise
-        render.err.print(
-            f"[red]error:[/] unexpected {type(err).__name__}: {err} "
+        render.error(
+            f"unexpected {type(err).__name__}: {err} "
             "(run again with PBXOPS_DEBUG=1 for the details)"
         )
         raise SystemExit(1) from None
+    # Not standalone, typer returns the code of an `Exit` (`--help`: 0) or the command's value.
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def main() -> None:

@@ -155,7 +155,10 @@ class MobilePlatform:
 # --- starting and reaching the line's workflow ------------------------------------------------
 
 
-async def _client() -> tuple[Client, Settings]:
+async def _client(device_id: str) -> tuple[Client, Settings]:
+    """A client for the device's workflow: the id is checked first, so a bad one is refused
+    before anything is reached (even with no Temporal server up)."""
+    check_id(device_id, "device id")
     settings = get_settings()
     return await connect(settings), settings
 
@@ -435,7 +438,7 @@ async def provision(
 
 
 async def _code_update(name: str, device: str, as_json: bool, png: Path | None, qr: bool) -> None:
-    client, settings = await _client()
+    client, settings = await _client(device)
     handle = await _require_running(client, device)
     try:
         outcome = await handle.execute_update(name, CodeRequest(), result_type=CodeOutcome)
@@ -477,7 +480,7 @@ async def delete(
 ) -> None:
     """Delete the device: its licence returns to the pool, calls from the phone's dialler stop,
     and the user is emailed to remove the deactivated line from the phone by hand."""
-    client, settings = await _client()
+    client, settings = await _client(device)
     handle = await _require_running(client, device)
     if not yes:
         if not sys.stdin.isatty():
@@ -509,7 +512,7 @@ async def delete(
 @run_async
 async def status(device: DeviceOpt, as_json: JsonOpt = False) -> None:
     """Show the device: status and colour, its activation code's issue and expiry, last events."""
-    client, settings = await _client()
+    client, settings = await _client(device)
     handle = _handle(client, device)
     try:
         described = await handle.describe()

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -54,6 +54,8 @@ from starter.follow import follow
 from starter.options import JsonOpt, WaitOpt, run_async
 from starter.platform import PlatformApi, check_tenant_id
 from starter.procedures import Procedures, Started, failure_message
+
+M = TypeVar("M", bound=BaseModel)
 
 customer_app = typer.Typer(
     help=(
@@ -187,12 +189,33 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
+def _problem(error: Any) -> str:
+    field, message = _field(error["loc"]), _message(error)
+    # "name must not contain ..." (contracts/text.py) names its field: the path takes its place.
+    label = (error.get("ctx") or {}).get("field")
+    if isinstance(label, str) and message.startswith(f"{label} "):
+        return f"{field} {message.removeprefix(label + ' ')}"
+    return f"{field}: {message}"
+
+
 def validation_errors(err: ValidationError) -> str:
     """Every problem, each with its field, on one line."""
-    problems = [f"{_field(e['loc'])}: {_message(e)}" for e in err.errors()]
+    problems = [_problem(e) for e in err.errors()]
     if len(problems) == 1:
         return problems[0]
     return f"{len(problems)} problems: " + "; ".join(problems)
+
+
+def checked(model: type[M], options: dict[str, str] | None = None, **fields: Any) -> M:
+    """Flags into a contract, or every problem on one line with the fields named as options
+    (``product_type`` → ``product-type``; ``options`` renames others, e.g. to ``--by``)."""
+    try:
+        return model(**fields)
+    except ValidationError as err:
+        message = validation_errors(err)
+        for field, option in (options or {}).items():
+            message = message.replace(field, option)
+        raise OperatorError(message.replace("_", "-")) from err
 
 
 # --- customer create ---------------------------------------------------------------------------
@@ -512,19 +535,17 @@ async def update(
 ) -> None:
     """Edit a customer's properties (every one but an immutable product type)."""
     settings = get_settings()
-    try:
-        changes = AccountChanges(
-            name=name,
-            product_type=product_type,
-            reference=reference,
-            country=country,
-            notes=notes,
-            trial=trial,
-            trial_days=trial_days,
-            internal_demo=internal_demo,
-        )
-    except ValidationError as err:
-        raise OperatorError(validation_errors(err).replace("_", "-")) from err
+    changes = checked(
+        AccountChanges,
+        name=name,
+        product_type=product_type,
+        reference=reference,
+        country=country,
+        notes=notes,
+        trial=trial,
+        trial_days=trial_days,
+        internal_demo=internal_demo,
+    )
     if not changes.given():
         raise OperatorError("nothing to change: give at least one option (see --help)")
     async with PortalApi(settings) as portal:
@@ -816,6 +837,15 @@ async def _change_contacts(
     as_json: bool,
 ) -> None:
     ref = _contact_ref(contact)
+    payload = checked(
+        SupportContactsChangeInput,
+        {"acting_user": "--by"},
+        account_id=check_tenant_id(account),
+        action=action,
+        contact=ref,
+        acting_as=acting_as,
+        acting_user=by,
+    )
     async with PortalApi(get_settings()) as portal:
         current = await portal.account(account)
     _check_contact_rules(current, action, ref, acting_as)
@@ -823,9 +853,7 @@ async def _change_contacts(
         Procedure.SUPPORT_CONTACTS,
         account,
         account,
-        SupportContactsChangeInput(
-            account_id=account, action=action, contact=ref, acting_as=acting_as, acting_user=by
-        ),
+        payload,
         SupportContactsChangeResult,
         summary=f"Support contacts of customer account {account}",
         details=f"{action.value.capitalize()} one contact as {acting_as.value}.",
@@ -897,16 +925,14 @@ async def report_problem(
     """Report a customer's problem with an application: every support contact of the account is
     emailed once, with the report and its id. The contacts own it from there."""
     report_id = f"PR-{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:6]}"
-    try:
-        payload = ProblemReportInput(
-            account_id=check_tenant_id(account),
-            report_id=report_id,
-            application=application,
-            description=description,
-            reported_by=reporter,
-        )
-    except ValidationError as err:
-        raise OperatorError(validation_errors(err).replace("_", "-")) from err
+    payload = checked(
+        ProblemReportInput,
+        account_id=check_tenant_id(account),
+        report_id=report_id,
+        application=application,
+        description=description,
+        reported_by=reporter,
+    )
     settings = get_settings()
     async with PortalApi(settings) as portal:
         found = await portal.account(account)

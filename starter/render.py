@@ -1,12 +1,14 @@
 """How the CLI shows things: rich tables and progress for people, JSON for scripts."""
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from contracts.procedures import ProcedureStatus
@@ -14,6 +16,20 @@ from starter.procedures import Listed, Started
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``): a bad
+    value echoed in a message can neither break the line nor drive the terminal."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+def error(message: str) -> None:
+    """The one line every error is, on stderr: ``error: <sentence>``, its control characters
+    escaped and any ``[...]`` in it shown as text, never taken for rich markup."""
+    err.print(f"[red]error:[/] {escape(printable(message))}")
 
 
 def emit_json(data: Any) -> None:

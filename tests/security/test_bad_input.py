@@ -173,6 +173,33 @@ CATALOGUE = [
          expect="description: String should have at most 5000 characters"),
     case("oversized-tenant-id", "deactivate", "--tenant", "t" * 65,
          expect="is not a tenant id (letters, digits, '.', '_', '-'; at most 64)"),
+    # --- control characters: refused in free text, escaped where a bad value is echoed ----------
+    case("control-chars-customer-name", *create("Bad\x1b[31mRed"),
+         expect="customer.name must not contain control characters (U+001B at character 4)"),
+    case("control-chars-notes", *create(), "--notes", "fine\n\x1b]0;pwned\x07",
+         expect="customer.notes must not contain control characters other than line breaks and "
+                "tabs (U+001B at character 6)"),
+    case("newline-in-reference", *create(), "--reference", "PO\n42",
+         expect="customer.reference must not contain control characters (U+000A at character 3)"),
+    case("nul-in-customer-file", "customer", "create", "--file", "{json_nul}",
+         expect="customer.name must not contain control characters (U+0000 at character 4)"),
+    case("control-chars-admin-name", *create(admin="Ada\x9bLovelace <ada@bad-new.example>"),
+         expect="admins[0].name must not contain control characters (U+009B at character 4)"),
+    case("control-chars-update-name", "customer", "update", ACCOUNT, "--name", "Bad\x1b[2J",
+         expect="name must not contain control characters (U+001B at character 4)"),
+    case("control-chars-problem-application", "report-problem", "--account", ACCOUNT,
+         "--application", "Soft\x1b[5mphone", "--description", "it rings",
+         expect="application must not contain control characters (U+001B at character 5)"),
+    case("control-chars-contact-by", "contacts", "add", "help@bad.example", "--account", ACCOUNT,
+         "--as", "partner", "--by", "p-bad\x1b[8m",
+         expect="--by must not contain control characters (U+001B at character 6)"),
+    case("control-chars-echoed-escaped", "deactivate", "--tenant", "bad\x1b[31m\nnobody",
+         expect="'bad\\x1b[31m\\nnobody' is not a tenant id"),
+    # --- command lines that do not parse: one line too, exit code 2 -----------------------------
+    case("unknown-option", "deactivate", "--bogus",
+         expect="No such option: --bogus (see 'pbxops deactivate --help')"),
+    case("missing-option-value", "mobile", "status", "--device",
+         expect="Option '--device' requires an argument (see 'pbxops mobile status --help')"),
     # --- injection-looking strings --------------------------------------------------------------
     case("injection-tenant-list", "list", "--tenant", INJECTION,
          expect=f"'{INJECTION}' is not a tenant id"),
@@ -357,6 +384,15 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         "yaml_scalar": "just a sentence, not a customer\n",
         "yaml_broken": "reseller: [bad-reseller\ncustomer: {name: x\n",
         "json_array": "[1, 2, 3]",
+        "json_nul": json.dumps(
+            {
+                "reseller": RESELLER,
+                "customer": {"name": "Bad\x00Nul", "product_type": "essentials", "country": "IT"},
+                "admins": [{"name": "Ada", "email": "ada@bad-new.example"}],
+                "pbx": {"host": "pbx.bad.example"},
+                "support_contacts": [PARTNER],
+            }
+        ),
     }.items():
         path = files / (f"{name}.json" if name.startswith("json") else f"{name}.yaml")
         path.write_text(text)

@@ -1,7 +1,7 @@
 """In-memory support view, device portal, billing panel, helpdesk and mailbox for workflow tests
 of the number package removal, registered under the real activity names.
 
-Self-contained (its own tickets and mails) so these tests do not depend on other procedures' fakes.
+Its helpdesk and mailbox are the shared ones (fake_helpdesk.py).
 """
 
 from collections import Counter
@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
-from contracts.mail import EmailMessage, EmailSent
 from contracts.number_removal import (
     BillingAccountRef,
     BillingLink,
@@ -27,7 +25,7 @@ from contracts.number_removal import (
     RequesterVerdict,
     VerifyRemoval,
 )
-from contracts.pbx import ActivityNames
+from tests.workflows.fake_helpdesk import FakeHelpdesk, activity_key
 
 ECOM, DIRECT = "Ecom2Checkout1515", "CKSWDirectAdv1515"
 
@@ -56,16 +54,7 @@ class FakeNumber:
 
 
 @dataclass
-class FakeTicket:
-    id: str
-    subject: str
-    body: str
-    status: str = "open"
-    comments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FakeNumberWorld:
+class FakeNumberWorld(FakeHelpdesk):
     numbers: dict[str, FakeNumber] = field(default_factory=dict)
     roles: dict[str, list[str]] = field(
         default_factory=lambda: {"giulia@acme.example": ["Admin"], "ugo@acme.example": ["User"]}
@@ -77,24 +66,14 @@ class FakeNumberWorld:
     )
     fail_deletes: int = 0
     """Answer the next N deletions with a transient 5xx (the step is retried)."""
-    tickets: list[FakeTicket] = field(default_factory=list)
-    mails: list[EmailMessage] = field(default_factory=list)
     delete_calls: Counter[str] = field(default_factory=Counter)
     verify_calls: Counter[str] = field(default_factory=Counter)
-    _ticket_keys: dict[str, str] = field(default_factory=dict)
     _delete_keys: dict[str, str] = field(default_factory=dict)
 
     def add(self, *numbers: FakeNumber) -> "FakeNumberWorld":
         for item in numbers:
             self.numbers[item.number] = item
         return self
-
-    def _key(self) -> str:
-        info = activity.info()
-        return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
-
-    def ticket(self, ticket_id: str) -> FakeTicket:
-        return next(t for t in self.tickets if t.id == ticket_id)
 
     def activities(self) -> list:
         world = self
@@ -152,7 +131,7 @@ class FakeNumberWorld:
                 world.fail_deletes -= 1
                 raise ApplicationError("answered 500: injected fault", type="PlatformUnavailable")
             item = world.numbers[req.number]
-            key = world._key()
+            key = activity_key()
             if item.deleted_at is not None and world._delete_keys.get(req.number) != key:
                 raise rejected(f"device {item.device_id} was already deleted", 409)
             if item.locked_reason:
@@ -182,40 +161,11 @@ class FakeNumberWorld:
             assert item.deleted_at is not None
             return RemovalVerified(number=req.number, deleted_at=item.deleted_at)
 
-        @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
-        async def open_ticket(ticket: OpenTicket) -> Ticket:
-            key = world._key()
-            if key not in world._ticket_keys:
-                created = FakeTicket(f"T-{len(world.tickets) + 1}", ticket.subject, ticket.body)
-                world.tickets.append(created)
-                world._ticket_keys[key] = created.id
-            return Ticket(id=world._ticket_keys[key], status="open")
-
-        @activity.defn(name=ActivityNames.HELPDESK_COMMENT)
-        async def comment(c: CommentOnTicket) -> Ticket:
-            world.ticket(c.ticket_id).comments.append(c.body)
-            return Ticket(id=c.ticket_id, status=world.ticket(c.ticket_id).status)
-
-        @activity.defn(name=ActivityNames.HELPDESK_RESOLVE)
-        async def resolve(r: ResolveTicket) -> Ticket:
-            ticket = world.ticket(r.ticket_id)
-            ticket.status = "resolved"
-            ticket.comments.append(r.comment)
-            return Ticket(id=r.ticket_id, status="resolved")
-
-        @activity.defn(name=ActivityNames.MAIL_SEND)
-        async def send(email: EmailMessage) -> EmailSent:
-            world.mails.append(email)
-            return EmailSent(message_id=f"<{len(world.mails)}@test>", recipients=len(email.to))
-
         return [
+            *self.helpdesk_activities(),
             check_requester,
             lookup,
             billing_link,
             delete_device,
             verify_removed,
-            open_ticket,
-            comment,
-            resolve,
-            send,
         ]

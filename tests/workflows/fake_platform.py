@@ -2,7 +2,8 @@
 
 Workflow tests are about orchestration (deadlines, tickets, retries), so the outside world is a
 fake here; the real activities are tested against the real simulator in tests/activities.
-The fake registers under the real activity names, so the workflow code under test is unchanged.
+The fake registers under the real activity names, so the workflow code under test is unchanged;
+its helpdesk and mailbox are the shared ones (fake_helpdesk.py).
 """
 
 from dataclasses import dataclass, field
@@ -21,8 +22,7 @@ from contracts.deletion import (
     PurgeStep,
     TenantAdmins,
 )
-from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
-from contracts.mail import EmailMessage, EmailSent
+from contracts.mail import EmailSent
 from contracts.pbx import (
     ActivityNames,
     ServiceSnapshot,
@@ -31,19 +31,11 @@ from contracts.pbx import (
     TransitionAccepted,
     TransitionRequest,
 )
+from tests.workflows.fake_helpdesk import FakeHelpdesk
 
 
 @dataclass
-class FakeTicket:
-    id: str
-    subject: str
-    body: str
-    status: str = "open"
-    comments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FakePlatform:
+class FakePlatform(FakeHelpdesk):
     tenant_id: str = "acme"
     state: ServiceState = ServiceState.ACTIVE
     extensions: int = 4
@@ -61,11 +53,8 @@ class FakePlatform:
     purged: list[str] = field(default_factory=list)
     fail_requests: int = 0
     """Answer the next N transition requests with a transient 5xx."""
-    tickets: list[FakeTicket] = field(default_factory=list)
-    mails: list[EmailMessage] = field(default_factory=list)
     request_attempts: int = 0
     polls: int = 0
-    _keys: set[str] = field(default_factory=set)
 
     def snapshot(self) -> ServiceSnapshot:
         return ServiceSnapshot(
@@ -89,10 +78,6 @@ class FakePlatform:
             self.extensions = self.registered = self.users = self.recordings = 0
             self.usage_minutes = 0
             self.billing_active = False
-
-    def _key(self) -> str:
-        info = activity.info()
-        return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
     def activities(self) -> list:
         platform = self
@@ -128,33 +113,6 @@ class FakePlatform:
         async def get_service(ref: TenantRef) -> ServiceSnapshot:
             platform.polls += 1
             return platform.snapshot()
-
-        @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
-        async def open_ticket(ticket: OpenTicket) -> Ticket:
-            key = platform._key()
-            if key not in platform._keys:
-                platform._keys.add(key)
-                platform.tickets.append(
-                    FakeTicket(f"T-{len(platform.tickets) + 1}", ticket.subject, ticket.body)
-                )
-            return Ticket(id=platform.tickets[-1].id, status="open")
-
-        @activity.defn(name=ActivityNames.HELPDESK_COMMENT)
-        async def comment(c: CommentOnTicket) -> Ticket:
-            platform.ticket(c.ticket_id).comments.append(c.body)
-            return Ticket(id=c.ticket_id, status=platform.ticket(c.ticket_id).status)
-
-        @activity.defn(name=ActivityNames.HELPDESK_RESOLVE)
-        async def resolve(r: ResolveTicket) -> Ticket:
-            ticket = platform.ticket(r.ticket_id)
-            ticket.status = "resolved"
-            ticket.comments.append(r.comment)
-            return Ticket(id=r.ticket_id, status="resolved")
-
-        @activity.defn(name=ActivityNames.MAIL_SEND)
-        async def send(email: EmailMessage) -> EmailSent:
-            platform.mails.append(email)
-            return EmailSent(message_id=f"<{len(platform.mails)}@test>", recipients=len(email.to))
 
         @activity.defn(name=DeletionActivities.GET_ADMINS)
         async def get_admins(ref: TenantRef) -> TenantAdmins:
@@ -193,12 +151,9 @@ class FakePlatform:
 
         codes = CodeActivities(platform.vault)
         return [
+            *self.helpdesk_activities(),
             request_transition,
             get_service,
-            open_ticket,
-            comment,
-            resolve,
-            send,
             get_admins,
             purge,
             purge_all,
@@ -210,6 +165,3 @@ class FakePlatform:
 
     def code_for(self, address: str = "anna@acme.example") -> str:
         return self.codes_sent[address][-1]
-
-    def ticket(self, ticket_id: str) -> FakeTicket:
-        return next(t for t in self.tickets if t.id == ticket_id)

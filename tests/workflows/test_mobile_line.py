@@ -21,7 +21,6 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
@@ -36,10 +35,9 @@ from contracts.mobile import (
     MobileLineResult,
     MobileLineStatus,
 )
-from runtime.sandbox import workflow_runner
 from tests.workflows.fake_mobile import FakeMobilePlatform, Refused, days
+from tests.workflows.harness import serving
 from workflows.mobile_line import MobileLine
-from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 
@@ -47,15 +45,8 @@ pytestmark = pytest.mark.asyncio
 @pytest_asyncio.fixture
 async def platform(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeMobilePlatform]:
     fake = FakeMobilePlatform()
-    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
     fake.started = []  # type: ignore[attr-defined]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=fake.task_queue,  # type: ignore[attr-defined]
-        workflows=ALL_WORKFLOWS,
-        activities=fake.activities(),
-        workflow_runner=workflow_runner(),
-    ):
+    async with serving(time_skipping_env, fake):
         yield fake
         # Lines live forever; leave no timer behind for the shared server to wait on.
         for handle in fake.started:  # type: ignore[attr-defined]
@@ -225,6 +216,29 @@ async def test_new_code_while_online_is_refused_naming_the_status(time_skipping_
     assert len(platform.codes) == 1
     # Rejected by the validator: the refused request left no trace in history.
     assert "new_code" not in await history_json(handle)
+
+
+@pytest.mark.parametrize("update", ["new_code", "lost_stolen", "delete"])
+async def test_control_characters_in_an_update_are_refused_before_history(
+    time_skipping_env, platform, update
+):
+    handle = await start(time_skipping_env, platform)
+    await provisioned(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        # A raw argument, as any client could send it (this one's models refuse it first).
+        await handle.execute_update(update, {"requested_by": "ops\x1b[2J"})
+
+    # The SDK refuses an argument its type does not accept, with pydantic's reason as the cause.
+    decoding = err.value.cause
+    assert isinstance(decoding, ApplicationError) and isinstance(decoding.cause, ApplicationError)
+    assert "requested by must not contain control characters (U+001B at character 4)" in (
+        decoding.cause.message
+    )
+    assert "UPDATE_ACCEPTED" not in await history_json(handle)
+    current = await status(handle)
+    assert current.device_status == DeviceStatus.PENDING_ACTIVATION and current.codes_issued == 1
+    assert len(platform.codes) == 1
 
 
 async def test_lost_stolen_from_online_deactivates_the_old_phone_and_issues_a_new_code(

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.number_removal import (
     BillingPath,
@@ -25,10 +24,9 @@ from contracts.number_removal import (
     removal_key,
 )
 from contracts.procedures import Outcome, Procedure
-from runtime.sandbox import workflow_runner
 from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
+from tests.workflows.harness import serving
 from workflows.number_removal import NumberPackageRemoval
-from workflows.registry import ALL_WORKFLOWS
 
 ADMIN = "giulia@acme.example"
 N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"
@@ -36,15 +34,7 @@ N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"
 
 @pytest_asyncio.fixture
 async def world(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeNumberWorld]:
-    fake = FakeNumberWorld()
-    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=fake.task_queue,  # type: ignore[attr-defined]
-        workflows=ALL_WORKFLOWS,
-        activities=fake.activities(),
-        workflow_runner=workflow_runner(),
-    ):
+    async with serving(time_skipping_env, FakeNumberWorld()) as fake:
         yield fake
 
 

@@ -6,16 +6,12 @@ time-skipping test server, against the in-memory reseller portal (fake_customers
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.procedures import Outcome
 from contracts.provisioning import (
@@ -30,17 +26,15 @@ from contracts.provisioning import (
     ProvisioningStatus,
     TrialOutcome,
 )
-from runtime.sandbox import workflow_runner
-from runtime.search_attributes import add_all
-from tests.conftest import installed_binary
+from tests.conftest import time_skipping_server
 from tests.workflows.fake_customers import FakeCustomers
+from tests.workflows.harness import worker
 from workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
     CustomerUpdate,
     PbxConnectionEnable,
 )
-from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,28 +57,6 @@ def provisioning_input(**overrides: Any) -> CustomerProvisioningInput:
         else:
             data[key] = value
     return CustomerProvisioningInput.model_validate(data)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def worker_portal(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeCustomers]:
-    """One worker for the module (building one validates every workflow: seconds each)."""
-    fake = FakeCustomers()
-    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=fake.task_queue,  # type: ignore[attr-defined]
-        workflows=ALL_WORKFLOWS,
-        activities=fake.activities(),
-        workflow_runner=workflow_runner(),
-    ):
-        yield fake
-
-
-@pytest.fixture
-def portal(worker_portal: FakeCustomers) -> FakeCustomers:
-    """The module's portal, emptied for this test (its activities keep pointing at it)."""
-    worker_portal.__init__()  # type: ignore[misc]
-    return worker_portal
 
 
 async def provision(
@@ -145,7 +117,6 @@ async def test_progress_is_visible_between_batches(time_skipping_env, portal):
     original = {a.__temporal_activity_definition.name: a for a in portal.activities()}
     portal.pbx_users = 1200
     sync = original["customers.sync_pbx_users"]
-    task_queue = f"tq-{uuid.uuid4()}"
 
     from temporalio import activity
 
@@ -158,13 +129,7 @@ async def test_progress_is_visible_between_batches(time_skipping_env, portal):
         return await sync(req)
 
     activities = [a for n, a in original.items() if n != "customers.sync_pbx_users"]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=[*activities, paused_sync],
-        workflow_runner=workflow_runner(),
-    ):
+    async with worker(time_skipping_env, [*activities, paused_sync]) as task_queue:
         handle = await time_skipping_env.client.start_workflow(
             CustomerProvisioning.run,
             provisioning_input(),
@@ -515,14 +480,8 @@ async def test_cancelling_part_way_undoes_what_was_done():
     """In a test server of its own: a cancelled workflow leaves the test server refusing to skip
     time afterwards (seen with temporal-test-server), which would stall the session's other
     time-skipping tests."""
-    portal = FakeCustomers()
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    async with env:
-        await add_all(env.client)
-        await _cancel_part_way(env, portal)
+    async with time_skipping_server() as env:
+        await _cancel_part_way(env, FakeCustomers())
 
 
 async def _cancel_part_way(time_skipping_env: WorkflowEnvironment, portal: FakeCustomers) -> None:
@@ -546,14 +505,7 @@ async def _cancel_part_way(time_skipping_env: WorkflowEnvironment, portal: FakeC
             await asyncio.sleep(0.05)
         raise AssertionError("unreachable")
 
-    task_queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=[*activities, stuck_sync],
-        workflow_runner=workflow_runner(),
-    ):
+    async with worker(time_skipping_env, [*activities, stuck_sync]) as task_queue:
         handle = await time_skipping_env.client.start_workflow(
             CustomerProvisioning.run,
             provisioning_input(),

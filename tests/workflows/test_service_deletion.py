@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.deletion import (
     PURGE_STEPS,
@@ -26,11 +24,9 @@ from contracts.deletion import (
     WithdrawRequest,
 )
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from runtime.sandbox import workflow_runner
-from runtime.search_attributes import add_all
-from tests.conftest import installed_binary
+from tests.conftest import time_skipping_server
 from tests.workflows.fake_platform import FakePlatform
-from workflows.registry import ALL_WORKFLOWS
+from tests.workflows.harness import serving
 from workflows.service_deletion import ServiceDeletion
 
 ROME = ZoneInfo("Europe/Rome")
@@ -43,30 +39,8 @@ async def env(time_skipping_env: WorkflowEnvironment) -> WorkflowEnvironment:
 
 @pytest_asyncio.fixture
 async def platform(env: WorkflowEnvironment) -> AsyncIterator[FakePlatform]:
-    async with _worker(env) as fake:
+    async with serving(env, FakePlatform()) as fake:
         yield fake
-
-
-class _worker:
-    """A worker with a fresh fake platform on its own task queue."""
-
-    def __init__(self, env: WorkflowEnvironment) -> None:
-        self.fake = FakePlatform()
-        self.fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
-        self._worker = Worker(
-            env.client,
-            task_queue=self.fake.task_queue,  # type: ignore[attr-defined]
-            workflows=ALL_WORKFLOWS,
-            activities=self.fake.activities(),
-            workflow_runner=workflow_runner(),
-        )
-
-    async def __aenter__(self) -> FakePlatform:
-        await self._worker.__aenter__()
-        return self.fake
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._worker.__aexit__(*exc)
 
 
 async def start(env: WorkflowEnvironment, platform: FakePlatform, **overrides) -> WorkflowHandle:
@@ -273,23 +247,17 @@ async def test_stuck_purge_opens_one_ticket_at_the_deadline_then_resolves_it(env
 
 async def confirmed_at_local(when: datetime) -> DeletionStatus:
     """Run a deletion confirmed at ``when`` (local time) on a fresh clock; return its status."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=installed_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    async with env:
-        await add_all(env.client)
-        async with _worker(env) as fake:
-            # Request 30 minutes before, so the code is still valid at the confirmation.
-            await env.sleep(when - timedelta(minutes=30) - await env.get_current_time())
-            handle = await start(env, fake)
-            await code_emailed(env, handle)
-            await env.sleep(when - await env.get_current_time())
-            await confirm(handle, fake.code_for())
-            current = await status(handle)
-            await platform_deletes(env, handle, fake)
-            await handle.result()
-            return current
+    async with time_skipping_server() as env, serving(env, FakePlatform()) as fake:
+        # Request 30 minutes before, so the code is still valid at the confirmation.
+        await env.sleep(when - timedelta(minutes=30) - await env.get_current_time())
+        handle = await start(env, fake)
+        await code_emailed(env, handle)
+        await env.sleep(when - await env.get_current_time())
+        await confirm(handle, fake.code_for())
+        current = await status(handle)
+        await platform_deletes(env, handle, fake)
+        await handle.result()
+        return current
 
 
 def _minute(value: datetime) -> datetime:

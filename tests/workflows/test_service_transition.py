@@ -13,28 +13,18 @@ import pytest_asyncio
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
 from contracts.procedures import Outcome, ProcedureStatus
 from contracts.service_transition import ServiceTransitionInput
-from runtime.sandbox import workflow_runner
 from tests.workflows.fake_platform import FakePlatform
-from workflows.registry import ALL_WORKFLOWS
+from tests.workflows.harness import serving
 from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
 
 @pytest_asyncio.fixture
 async def platform(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakePlatform]:
-    fake = FakePlatform()
-    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=fake.task_queue,  # type: ignore[attr-defined]
-        workflows=ALL_WORKFLOWS,
-        activities=fake.activities(),
-        workflow_runner=workflow_runner(),
-    ):
+    async with serving(time_skipping_env, FakePlatform()) as fake:
         yield fake
 
 

@@ -1,13 +1,9 @@
 """SupportContactsChange and ProblemReport on the time-skipping test server (fake portal)."""
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowFailureError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from contracts.support import (
     ActingAs,
@@ -18,34 +14,9 @@ from contracts.support import (
     SupportContact,
     SupportContactsChangeInput,
 )
-from runtime.sandbox import workflow_runner
-from tests.workflows.fake_customers import FakeCustomers
-from workflows.registry import ALL_WORKFLOWS
 from workflows.support import ProblemReport, SupportContactsChange
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture(scope="module")
-async def worker_portal(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeCustomers]:
-    """One worker for the module (building one validates every workflow: seconds each)."""
-    fake = FakeCustomers()
-    fake.task_queue = f"tq-{uuid.uuid4()}"  # type: ignore[attr-defined]
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=fake.task_queue,  # type: ignore[attr-defined]
-        workflows=ALL_WORKFLOWS,
-        activities=fake.activities(),
-        workflow_runner=workflow_runner(),
-    ):
-        yield fake
-
-
-@pytest.fixture
-def portal(worker_portal: FakeCustomers) -> FakeCustomers:
-    """The module's portal, emptied for this test (its activities keep pointing at it)."""
-    worker_portal.__init__()  # type: ignore[misc]
-    return worker_portal
 
 
 async def change(env, portal, account: str, action: str, contact: str, acting_as: str):

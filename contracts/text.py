@@ -1,0 +1,57 @@
+"""Free text an operator types (names, notes, descriptions): no control characters.
+
+A control character (C0 ``U+0000``-``U+001F``, ``DEL``, C1 ``U+0080``-``U+009F``) in a name or a
+note is never meant: an ANSI escape sequence repaints the terminal of whoever lists customers, a
+newline forges a line in a log, a NUL truncates a C string. Every free-text field of a contract is
+one of the two types below, so each is refused at the contract, wherever the model is validated
+(the CLI, a workflow's input, an Update's argument), with a sentence naming the field:
+``customer.name: name must not contain control characters (U+001B at character 4)``.
+
+- ``SingleLine``: names, references, ids typed by hand: no control character at all.
+- ``MultiLine``: notes and descriptions: line breaks and tabs are text there (``\\r\\n`` is kept as
+  ``\\n``); every other control character is refused.
+
+Leading and trailing white space is the model's business (``str_strip_whitespace``).
+"""
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+# Unicode category Cc, exactly: C0, DEL and C1.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _refuse(value: str, pattern: re.Pattern[str], info: ValidationInfo, allowed: str) -> str:
+    found = pattern.search(value)
+    if found is None:
+        return value
+    raise PydanticCustomError(
+        "control_characters",
+        "{field} must not contain control characters{allowed} ({char} at character {at})",
+        {
+            "field": (info.field_name or "text").replace("_", " "),
+            "allowed": allowed,
+            "char": f"U+{ord(found.group()):04X}",
+            "at": found.start() + 1,
+        },
+    )
+
+
+def single_line(value: str, info: ValidationInfo) -> str:
+    """No control character at all, line breaks and tabs included."""
+    return _refuse(value, _CONTROL, info, "")
+
+
+def multi_line(value: str, info: ValidationInfo) -> str:
+    """Line breaks and tabs are text; any other control character is refused."""
+    return _refuse(
+        value.replace("\r\n", "\n"), _CONTROL_BUT_LINES, info, " other than line breaks and tabs"
+    )
+
+
+SingleLine = Annotated[str, AfterValidator(single_line)]
+MultiLine = Annotated[str, AfterValidator(multi_line)]
