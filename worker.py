@@ -8,6 +8,7 @@ get ``graceful_shutdown_timeout`` to finish, and anything unfinished is retried 
 """
 
 import asyncio
+import contextlib
 import signal
 import sys
 from datetime import timedelta
@@ -26,7 +27,12 @@ from activities.number_removal import NumberRemovalActivities
 from activities.pbx import PbxActivities
 from activities.provisioning import ProvisioningActivities, TrialTimers
 from activities.support import SupportActivities
-from runtime.callback_receiver import create_receiver, embedded_server
+from runtime.callback_receiver import (
+    EmbeddedServer,
+    ReceiverFailed,
+    create_receiver,
+    embedded_server,
+)
 from runtime.logging import configure_logging
 from runtime.number_systems import OperatorSystems
 from runtime.sandbox import workflow_runner
@@ -136,9 +142,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             workflows=ALL_WORKFLOWS,
             activities=build_activities(settings, http),
             workflow_runner=workflow_runner(),
+            max_cached_workflows=settings.max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
-        receiver_task = asyncio.create_task(receiver.serve(), name="callback-receiver")
+        receiver_task = await start_receiver(receiver, settings)
+        # A worker without its receiver would still run every procedure, but each one would only
+        # learn of its platform job at the first safety poll (the SLA deadline): stop instead.
+        receiver_task.add_done_callback(lambda _: stop.set())
         log.info(
             "worker started",
             temporal=settings.temporal_address,
@@ -150,9 +160,27 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         async with worker:
             await stop.wait()
             log.info("stopping: finishing running activities")
+        if receiver_task.done() and not receiver.should_exit:
+            raise ReceiverFailed("the platform-callback receiver stopped unexpectedly")
         receiver.should_exit = True
         await receiver_task
     log.info("worker stopped")
+
+
+async def start_receiver(receiver: EmbeddedServer, settings: Settings) -> asyncio.Task[None]:
+    """Serve the callback receiver; fail at once, with the reason, if it cannot listen."""
+    task = asyncio.create_task(receiver.serve(), name="callback-receiver")
+    while not receiver.started:
+        if task.done():
+            with contextlib.suppress(ReceiverFailed):
+                task.result()  # uvicorn has logged why (e.g. the port is taken)
+            raise ReceiverFailed(
+                "cannot listen for platform callbacks on "
+                f"{settings.callback_bind_host}:{settings.callback_port} "
+                "(is another worker running? set PBXOPS_CALLBACK_PORT)"
+            )
+        await asyncio.sleep(0.02)
+    return task
 
 
 def main() -> None:
@@ -172,7 +200,7 @@ def main() -> None:
 
     try:
         asyncio.run(_main())
-    except TemporalUnreachable as err:
+    except (TemporalUnreachable, ReceiverFailed) as err:
         log.error(str(err))
         raise SystemExit(1) from None
 

@@ -54,7 +54,7 @@ class BenchStack(Stack):
     temporal_metrics_port: int = field(default_factory=free_port)
     task_queue: str = "pbxops-bench"
     worker_cache: int | None = None
-    """None: worker.py as is; else the SDK's max_cached_workflows (bench.worker_variant)."""
+    """None: worker.py as is; else its PBXOPS_MAX_CACHED_WORKFLOWS."""
 
     def start_temporal(self) -> None:
         args = devserver_command(
@@ -84,18 +84,11 @@ class BenchStack(Stack):
         )
 
     def start_worker(self, **env: str) -> None:
-        """worker.py as ``make up`` runs it; with ``max_cached_workflows`` set for experiments."""
-        if self.worker_cache is None:
-            super().start_worker(**env)
-            return
-        env = {**env, "BENCH_MAX_CACHED_WORKFLOWS": str(self.worker_cache)}
-        args = [str(BIN / "python"), "-m", "bench.worker_variant"]
-        self.processes["worker"] = Process("worker", args, self.workdir, self.env(**env)).start()
-        wait_until(
-            lambda: httpx.get(f"http://127.0.0.1:{self.callback_port}/healthz").is_success,
-            60,
-            "the worker",
-        )
+        """worker.py as ``make up`` runs it; ``worker_cache`` overrides its
+        ``PBXOPS_MAX_CACHED_WORKFLOWS`` for experiments."""
+        if self.worker_cache is not None:
+            env = {**env, "PBXOPS_MAX_CACHED_WORKFLOWS": str(self.worker_cache)}
+        super().start_worker(**env)
 
     def settings(self) -> Settings:
         return Settings(  # type: ignore[call-arg]

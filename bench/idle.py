@@ -44,6 +44,7 @@ from bench.common import (
 from contracts import search_attributes as sa
 from contracts.mobile import MobileLineInput
 from contracts.procedures import Procedure
+from runtime.settings import Settings
 
 TARGETS = {"start_per_second": 50, "worker_rss_mb": 150, "bytes_per_workflow": 20 * 1024}
 
@@ -175,7 +176,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-idle-"))
     stack = started_stack(workdir, bare=args.sleepers > 0, worker_cache=args.worker_cache)
     results: dict[str, Any] = {"conditions_start": conditions(), "targets": TARGETS}
-    results["worker_max_cached_workflows"] = args.worker_cache or "SDK default (1000)"
+    results["worker_max_cached_workflows"] = args.worker_cache or Settings().max_cached_workflows
     try:
         client = await stack.client()
         await asyncio.sleep(3)
@@ -205,7 +206,9 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument(
-        "--worker-cache", type=int, help="experiment: the worker's max_cached_workflows"
+        "--worker-cache",
+        type=int,
+        help="experiment: the worker's max_cached_workflows (default: PBXOPS_MAX_CACHED_WORKFLOWS)",
     )
     parser.add_argument("--quick", action="store_true", help="500 lines, 200 sleepers, 10 s idle")
     args = parser.parse_args()

@@ -1,0 +1,85 @@
+"""The worker's callback receiver in-process: which requests become Signals, and the answers."""
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts.mobile import DEVICE_EVENT_SIGNAL
+from contracts.pbx import PLATFORM_EVENT_SIGNAL
+from runtime.callback_receiver import create_receiver
+
+TOKEN = "receiver-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PLATFORM = {"job_id": "job-1", "tenant_id": "acme", "kind": "deactivation", "state": "deactivated"}
+
+
+class FakeClient:
+    """Records the Signals; a workflow id starting with 'gone' is not running."""
+
+    def __init__(self) -> None:
+        self.signals: list[tuple[str, str, Any]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> "FakeClient.Handle":
+        return FakeClient.Handle(self, workflow_id)
+
+    class Handle:
+        def __init__(self, client: "FakeClient", workflow_id: str) -> None:
+            self.client, self.workflow_id = client, workflow_id
+
+        async def signal(self, name: str, arg: Any) -> None:
+            if self.workflow_id.startswith("gone"):
+                raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+            self.client.signals.append((self.workflow_id, name, arg))
+
+
+@pytest.fixture
+def receiver() -> tuple[TestClient, FakeClient]:
+    client = FakeClient()
+    return TestClient(create_receiver(client, TOKEN)), client  # type: ignore[arg-type]
+
+
+def test_a_platform_callback_becomes_one_signal_on_the_named_workflow(receiver):
+    http, client = receiver
+    answer = http.post("/callbacks/platform/pbx-deactivation%2Facme", json=PLATFORM, headers=AUTH)
+    assert answer.status_code == 202 and answer.json() == {"status": "signalled"}
+    [(workflow_id, name, event)] = client.signals
+    assert workflow_id == "pbx-deactivation/acme" and name == PLATFORM_EVENT_SIGNAL
+    assert event.job_id == "job-1"
+
+
+def test_a_mobile_callback_becomes_the_device_event_signal(receiver):
+    http, client = receiver
+    body = {"device_id": "md-1", "seq": 1, "kind": "activated", "status": "online",
+            "at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    assert http.post("/callbacks/mobile/mobile-line%2Fmd-1", json=body, headers=AUTH).is_success
+    assert [(wf, name) for wf, name, _ in client.signals] == [
+        ("mobile-line/md-1", DEVICE_EVENT_SIGNAL)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status"),
+    [
+        ("/callbacks/platform/wf", PLATFORM, {}, 401),
+        ("/callbacks/platform/wf", {"job_id": "job-1"}, AUTH, 422),
+        ("/callbacks/platform/wf", "not json", AUTH, 422),
+        ("/callbacks/fax/wf", PLATFORM, AUTH, 404),
+        ("/callbacks/platform/gone-wf", PLATFORM, AUTH, 410),
+    ],
+    ids=["no-token", "incomplete-event", "not-json", "unknown-kind", "workflow-ended"],
+)
+def test_refused_callbacks_signal_nothing(receiver, path, body, headers, status):
+    http, client = receiver
+    if isinstance(body, str):
+        answer = http.post(path, content=body, headers=headers)
+    else:
+        answer = http.post(path, json=body, headers=headers)
+    assert answer.status_code == status, answer.text
+    assert client.signals == []
+
+
+def test_healthz_needs_no_token(receiver):
+    http, _ = receiver
+    assert http.get("/healthz").json() == {"status": "ok"}
