@@ -105,17 +105,19 @@ class PbxActivities:
 
     @activity.defn(name=DeletionActivities.PURGE_ALL)
     async def purge_all(self, purge: PurgeRequest) -> PurgeReport:
-        """Every purge step in order. Each step is idempotent (its own key), so a retry runs
-        the steps already done again harmlessly and the next ones for the first time."""
-        key = idempotency_key()
-        done = []
-        tenant = quote(purge.tenant_id, safe="")
-        for step in purge.steps:
-            path = f"/pbx/tenants/{tenant}/purge/{quote(step, safe='')}"
-            body = await request(self._client, "POST", path, idempotency_key=f"{key}/{step}")
-            done.append(Purged(step=step, removed=body["removed"]))
+        """Every purge step, in order, in one platform request (one transaction there). Each
+        step is idempotent and the request carries its key, so a retry is harmless."""
+        body = await request(
+            self._client,
+            "POST",
+            f"/pbx/tenants/{quote(purge.tenant_id, safe='')}/purge",
+            json={"steps": purge.steps},
+            idempotency_key=idempotency_key(),
+        )
         activity.logger.info("purged %s: %s", purge.tenant_id, ", ".join(purge.steps))
-        return PurgeReport(steps=done)
+        return PurgeReport(
+            steps=[Purged(step=s["step"], removed=s["removed"]) for s in body["steps"]]
+        )
 
     @activity.defn(name=ActivityNames.PBX_GET_SERVICE)
     async def get_service(self, ref: TenantRef) -> ServiceSnapshot:

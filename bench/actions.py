@@ -18,8 +18,10 @@ MarkerRecorded (core_local_activity)        1/WFT   "All Local Activities associ
 TimerStarted                                1       "Timer started", incl. implicit timers of
                                                     ``wait_condition(timeout=…)``
 UpsertWorkflowSearchAttributes              1       "Search Attribute upsert requested" (one per
-                                                    command; start-time attributes and
-                                                    TemporalChangeVersion are free)
+                                                    command, the SDK's TemporalChangeVersion
+                                                    upsert for a ``workflow.patched()`` too: the
+                                                    server's metric counts it; start-time
+                                                    attributes are free)
 WorkflowExecutionSignaled                   1       "Signal sent" (from a client: the callback
                                                     receiver, the phone's event)
 SignalExternalWorkflowExecutionInitiated    1       "Signal sent … from a Workflow"
@@ -166,9 +168,7 @@ def count_actions(events: list[HistoryEvent], rejected_updates: int = 0) -> dict
         elif kind == E.EVENT_TYPE_TIMER_STARTED:
             counts["timers"] += 1
         elif kind == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = event.upsert_workflow_search_attributes_event_attributes
-            if set(fields.search_attributes.indexed_fields) - {"TemporalChangeVersion"}:
-                counts["search-attribute upserts"] += 1
+            counts["search-attribute upserts"] += 1
         elif kind in (
             E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
             E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,

@@ -12,7 +12,7 @@ its first activation code — then waiting on its one 90-day timer for the phone
   divided by the lines, and the same for a bare 90-day sleeper (``bench.bare``, one no-op
   activity then ``workflow.sleep(90 days)``) as the floor to compare with.
 
-    .venv/bin/python -m bench.idle [--lines 10000] [--sleepers 2000] [--idle-seconds 60] [--quick]
+    .venv/bin/python -m bench.idle [--lines 10000] [--sleepers 1000] [--idle-seconds 60] [--quick]
 """
 
 import argparse
@@ -202,7 +202,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=10_000)
-    parser.add_argument("--sleepers", type=int, default=2_000, help="bare sleepers (0: none)")
+    parser.add_argument("--sleepers", type=int, default=1_000, help="bare sleepers (0: none)")
     parser.add_argument("--inflight", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument(

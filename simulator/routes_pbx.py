@@ -10,6 +10,8 @@ from simulator.schemas import (
     ExtensionOut,
     JobAccepted,
     JobOut,
+    PurgeAllOut,
+    PurgeIn,
     PurgeOut,
     TenantOut,
     TransitionIn,
@@ -84,6 +86,18 @@ def purge(tenant_id: str, step: str, db: Database = Depends(get_db)) -> PurgeOut
     with db.transaction() as session:
         removed = purge_step(session, get_tenant(session, tenant_id), step)
         return PurgeOut(tenant_id=tenant_id, step=step, removed=removed)
+
+
+@router.post("/tenants/{tenant_id}/purge")
+def purge_all(tenant_id: str, body: PurgeIn, db: Database = Depends(get_db)) -> PurgeAllOut:
+    """Several purge steps in one request and one transaction, in the order given."""
+    with db.transaction() as session:
+        tenant = get_tenant(session, tenant_id)
+        done = [
+            PurgeOut(tenant_id=tenant_id, step=step, removed=purge_step(session, tenant, step))
+            for step in body.steps
+        ]
+        return PurgeAllOut(tenant_id=tenant_id, steps=done)
 
 
 @router.get("/jobs/{job_id}")

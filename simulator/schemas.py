@@ -105,6 +105,15 @@ class PurgeOut(BaseModel):
     removed: int
 
 
+class PurgeIn(BaseModel):
+    steps: list[str] = Field(min_length=1, description="purge steps, run in this order")
+
+
+class PurgeAllOut(BaseModel):
+    tenant_id: str
+    steps: list[PurgeOut]
+
+
 class JobAccepted(BaseModel):
     job_id: str
     kind: str

@@ -5,6 +5,29 @@ from typing import Any
 from simulator.testing import SimulatorProcess, wait_for
 
 
+def test_purge_in_one_request_is_all_or_nothing(sim: SimulatorProcess, make_tenant, uid):
+    make_tenant(uid, deletion_seconds=None, recordings=2, usage_minutes=30)
+    client = sim.client
+    steps = {"steps": ["extensions", "users", "recordings", "usage", "billing"]}
+    assert client.post(f"/pbx/tenants/{uid}/purge", json=steps).status_code == 409  # active
+    client.post(f"/pbx/tenants/{uid}/deletion", json={}).raise_for_status()
+
+    bad = client.post(f"/pbx/tenants/{uid}/purge", json={"steps": ["users", "everything"]})
+    assert bad.status_code == 404 and "unknown purge step 'everything'" in bad.json()["detail"]
+    assert client.get(f"/pbx/tenants/{uid}").json()["data"]["users"] == 2  # nothing purged
+
+    done = client.post(f"/pbx/tenants/{uid}/purge", json=steps).json()
+    assert [(s["step"], s["removed"]) for s in done["steps"]] == [
+        ("extensions", 3),
+        ("users", 2),
+        ("recordings", 2),
+        ("usage", 30),
+        ("billing", 1),
+    ]
+    data = client.get(f"/pbx/tenants/{uid}").json()["data"]
+    assert (data["users"], data["extensions"], data["recordings"]) == (0, 0, 0)
+
+
 def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_tenant, uid):
     make_tenant(uid, deletion_seconds=None, recordings=5, usage_minutes=900)
     client = sim.client
