@@ -45,4 +45,3 @@ def test_a_reader_is_not_blocked_by_a_writer_holding_the_lock(tmp_path: Path) ->
     # reader_done is set), so it never queued behind it.
     assert reader_done.is_set()
     assert read == [[]]
-
