@@ -2,8 +2,9 @@
 
 from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
+import pytest_asyncio
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.mobile import DEVICE_EVENT_SIGNAL
@@ -34,26 +35,32 @@ class FakeClient:
             self.client.signals.append((self.workflow_id, name, arg))
 
 
-@pytest.fixture
-def receiver() -> tuple[TestClient, FakeClient]:
+@pytest_asyncio.fixture
+async def receiver():
     client = FakeClient()
-    return TestClient(create_receiver(client, TOKEN)), client  # type: ignore[arg-type]
+    app = create_receiver(client, TOKEN)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        yield http, client
 
 
-def test_a_platform_callback_becomes_one_signal_on_the_named_workflow(receiver):
+async def test_a_platform_callback_becomes_one_signal_on_the_named_workflow(receiver):
     http, client = receiver
-    answer = http.post("/callbacks/platform/pbx-deactivation%2Facme", json=PLATFORM, headers=AUTH)
+    answer = await http.post(
+        "/callbacks/platform/pbx-deactivation%2Facme", json=PLATFORM, headers=AUTH
+    )
     assert answer.status_code == 202 and answer.json() == {"status": "signalled"}
     [(workflow_id, name, event)] = client.signals
     assert workflow_id == "pbx-deactivation/acme" and name == PLATFORM_EVENT_SIGNAL
     assert event.job_id == "job-1"
 
 
-def test_a_mobile_callback_becomes_the_device_event_signal(receiver):
+async def test_a_mobile_callback_becomes_the_device_event_signal(receiver):
     http, client = receiver
     body = {"device_id": "md-1", "seq": 1, "kind": "activated", "status": "online",
             "at": "2026-01-01T00:00:00Z"}  # fmt: skip
-    assert http.post("/callbacks/mobile/mobile-line%2Fmd-1", json=body, headers=AUTH).is_success
+    answer = await http.post("/callbacks/mobile/mobile-line%2Fmd-1", json=body, headers=AUTH)
+    assert answer.status_code == 202
     assert [(wf, name) for wf, name, _ in client.signals] == [
         ("mobile-line/md-1", DEVICE_EVENT_SIGNAL)
     ]
@@ -70,16 +77,16 @@ def test_a_mobile_callback_becomes_the_device_event_signal(receiver):
     ],
     ids=["no-token", "incomplete-event", "not-json", "unknown-kind", "workflow-ended"],
 )
-def test_refused_callbacks_signal_nothing(receiver, path, body, headers, status):
+async def test_refused_callbacks_signal_nothing(receiver, path, body, headers, status):
     http, client = receiver
     if isinstance(body, str):
-        answer = http.post(path, content=body, headers=headers)
+        answer = await http.post(path, content=body, headers=headers)
     else:
-        answer = http.post(path, json=body, headers=headers)
+        answer = await http.post(path, json=body, headers=headers)
     assert answer.status_code == status, answer.text
     assert client.signals == []
 
 
-def test_healthz_needs_no_token(receiver):
+async def test_healthz_needs_no_token(receiver):
     http, _ = receiver
-    assert http.get("/healthz").json() == {"status": "ok"}
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
