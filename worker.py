@@ -161,6 +161,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
             log.info("stopping: finishing running activities")
         if receiver_task.done() and not receiver.should_exit:
+            receiver_task.result()  # its own ReceiverFailed, with uvicorn's reason, if it has one
             raise ReceiverFailed("the platform-callback receiver stopped unexpectedly")
         receiver.should_exit = True
         await receiver_task
