@@ -1,7 +1,9 @@
 """``pbxops delete …`` and ``pbxops deliveries``: the service deletion, from request to delivery."""
 
 import asyncio
+import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -10,6 +12,7 @@ import typer
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,10 +33,11 @@ from runtime.temporal import connect
 from starter import render
 from starter.errors import OperatorError
 from starter.follow import follow
+from starter.history import search_attributes_upserted, statuses
 from starter.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
 from starter.platform import check_tenant_id
 from starter.preflight import tenant_ready_for
-from starter.procedures import Procedures, Started, failure_message
+from starter.procedures import STATUS_QUERY, Procedures, Started, failure_message
 
 app = typer.Typer(
     help=(
@@ -116,17 +120,30 @@ async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
 async def _until_code_sent(procedures: Procedures, started: Started) -> DeletionStatus:
     """Wait (briefly) for the email, so a tenant without Admins is reported here and now."""
     handle = procedures.handle(started.workflow_id, started.run_id)
-    for _ in range(_WAIT_FOR_EMAIL_SECONDS * 4):
-        current = await handle.query("status", result_type=DeletionStatus)
-        if current.error:
-            raise OperatorError(f"deletion refused: {current.error} ({started.url})")
-        if current.phase != Phase.REQUESTING:
-            return current
-        await asyncio.sleep(0.25)
+    try:
+        async with asyncio.timeout(_WAIT_FOR_EMAIL_SECONDS):
+            # The step moves to "awaiting-confirmation" (a search-attribute upsert) once sent.
+            async with contextlib.aclosing(
+                statuses(handle, _reader(handle), search_attributes_upserted)
+            ) as changes:
+                async for current in changes:
+                    if current.error:
+                        raise OperatorError(f"deletion refused: {current.error} ({started.url})")
+                    if current.phase != Phase.REQUESTING:
+                        return current
+    except TimeoutError:
+        pass
     raise OperatorError(
         f"the code was not emailed within {_WAIT_FOR_EMAIL_SECONDS}s (is the worker running?); "
         f"the request goes on: {started.url}"
     )
+
+
+def _reader(handle: WorkflowHandle[Any, Any]) -> Callable[[], Awaitable[DeletionStatus]]:
+    async def read() -> DeletionStatus:
+        return await handle.query(STATUS_QUERY, result_type=DeletionStatus)
+
+    return read
 
 
 @app.command()
@@ -144,12 +161,7 @@ async def confirm(
     procedures = Procedures(await connect(settings), settings)
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
     answer = await _update(procedures, workflow_id, "confirm", ConfirmCode(code=code))
-    current = await procedures.handle(workflow_id).query("status", result_type=DeletionStatus)
-    for _ in range(40):  # the deadline is computed right after the confirmation
-        if current.sla_deadline is not None or current.error:
-            break
-        await asyncio.sleep(0.25)
-        current = await procedures.handle(workflow_id).query("status", result_type=DeletionStatus)
+    current = await _deadline_set(procedures.handle(workflow_id))
     url = procedures.url(workflow_id)
     if not as_json:
         render.out.print(f"[bold red]{answer.message}[/]")
@@ -169,6 +181,23 @@ async def confirm(
         render.emit_json({"answer": answer, "result": result, "url": url})
     else:
         render.out.print(f"[bold green]done[/] the service of {tenant} is deleted")
+
+
+async def _deadline_set(handle: WorkflowHandle[Any, Any]) -> DeletionStatus:
+    """The status once the delivery deadline is computed: the workflow does it (and shows it as
+    the SlaDeadline search attribute) in the task right after the confirmation."""
+    current: DeletionStatus | None = None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            async with contextlib.aclosing(
+                statuses(handle, _reader(handle), search_attributes_upserted)
+            ) as changes:
+                async for current in changes:
+                    if current.sla_deadline is not None or current.error:
+                        break
+    if current is None:  # not even one answer in 10 s: the worker is away
+        current = await _reader(handle)()
+    return current
 
 
 @app.command()

@@ -12,12 +12,12 @@ in the terminal). ``pbxops mobile code`` prints the current code again at any ti
 """
 
 import asyncio
+import contextlib
 import csv
 import io
 import re
 import secrets
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,6 +55,7 @@ from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 from starter import render
 from starter.errors import OperatorError
+from starter.history import search_attributes_upserted, statuses
 from starter.options import run_async
 from starter.platform import check_id, check_tenant_id
 from starter.procedures import Procedures, failure_message
@@ -203,25 +204,28 @@ async def _status(handle: WorkflowHandle[Any, Any]) -> MobileLineStatus:
 async def _wait_for_first_code(
     handle: WorkflowHandle[Any, Any], procedures: Procedures, within: float = 60
 ) -> MobileLineStatus:
-    deadline = time.monotonic() + within
-    with render.out.status("provisioning the line…") if sys.stdout.isatty() else _nothing():
-        while time.monotonic() < deadline:
-            described = await handle.describe()
-            if described.status == WorkflowExecutionStatus.FAILED:
-                try:
-                    await handle.result()
-                except WorkflowFailureError as err:
-                    raise OperatorError(
-                        f"provisioning failed: {failure_message(err)} ({procedures.url(handle.id)})"
-                    ) from err
-            if described.status == WorkflowExecutionStatus.RUNNING:
-                try:
-                    current = await handle.query("status", result_type=MobileLineStatus)
-                except RPCError:
-                    current = None
-                if current is not None and current.code is not None:
-                    return current
-            await asyncio.sleep(0.3)
+    async def read() -> MobileLineStatus | None:
+        try:
+            return await handle.query("status", result_type=MobileLineStatus)
+        except RPCError:
+            return None  # no worker has picked the line up yet
+
+    spinner = render.out.status("provisioning the line…") if sys.stdout.isatty() else _nothing()
+    with spinner, contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            # The line shows "pending-activation" (a search-attribute upsert) once its code is out.
+            async with contextlib.aclosing(
+                statuses(handle, read, search_attributes_upserted)
+            ) as changes:
+                async for current in changes:
+                    if current is not None and current.code is not None:
+                        return current
+            try:  # it closed without a code
+                await handle.result()
+            except WorkflowFailureError as err:
+                raise OperatorError(
+                    f"provisioning failed: {failure_message(err)} ({procedures.url(handle.id)})"
+                ) from err
     raise OperatorError(
         f"the line's workflow did not issue a code within {within:.0f}s (is the worker "
         f"running?); follow it at {procedures.url(handle.id)}"

@@ -27,6 +27,7 @@ from contracts.procedures import Procedure, ProcedureStatus
 from runtime.links import workflow_url
 from runtime.settings import Settings
 from starter.errors import OperatorError
+from starter.history import statuses, task_completed
 
 STATUS_QUERY = "status"
 
@@ -150,26 +151,52 @@ class Procedures:
         started: Started,
         on_status: Callable[[ProcedureStatus], None],
         result_type: type[BaseModel],
-        every: float = 1.0,
+        refresh: float = 1.0,
     ) -> BaseModel:
-        """Follow a procedure until it ends, calling ``on_status`` with each new status."""
+        """Follow a procedure until it ends, calling ``on_status`` with each new status.
+
+        The status is read when the workflow has run (a workflow task completed), never on a
+        timer: a procedure asleep for two days costs no query. ``on_status`` is called again
+        every ``refresh`` seconds with the last status, for a live elapsed time.
+        """
         handle = self._client.get_workflow_handle(
             started.workflow_id, run_id=started.run_id, result_type=result_type
         )
-        result = asyncio.ensure_future(handle.result())
+
+        async def read() -> ProcedureStatus | None:
+            # A closed workflow with no worker to answer the query: the result will tell.
+            with contextlib.suppress(RPCError):
+                return await handle.query(STATUS_QUERY, result_type=ProcedureStatus)
+            return None
+
+        last: list[ProcedureStatus] = []
+
+        async def follow_changes() -> None:
+            async for current in statuses(handle, read, task_completed):
+                if current is not None:
+                    last[:] = [current]
+                    on_status(current)
+
+        async def refresh_elapsed() -> None:
+            while True:
+                await asyncio.sleep(refresh)
+                if last:
+                    on_status(last[0])
+
+        watchers = [
+            asyncio.ensure_future(follow_changes()),
+            asyncio.ensure_future(refresh_elapsed()),
+        ]
         try:
-            while not result.done():
-                # A closed workflow with no worker to answer the query: the result will tell.
-                with contextlib.suppress(RPCError):
-                    on_status(await handle.query(STATUS_QUERY, result_type=ProcedureStatus))
-                await asyncio.wait({result}, timeout=every)
-            return result.result()
+            return await handle.result()
         except WorkflowFailureError as err:
             raise OperatorError(
                 f"{started.procedure.label} failed: {failure_message(err)} ({started.url})"
             ) from err
         finally:
-            result.cancel()
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
 
 
 def failure_message(err: WorkflowFailureError) -> str:

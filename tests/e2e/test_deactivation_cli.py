@@ -60,7 +60,9 @@ def test_deactivate_wait_ends_deactivated_with_extensions_kept_and_billing_on(st
     mails = httpx.get(
         f"{stack.platform_url}/api/v1/search", params={"query": "to:ops@provider.example"}
     ).json()["messages"]
-    assert [m["Subject"] for m in mails] == ["Service deactivated: tenant e2e-fast"]
+    # The stack (and this mailbox) is shared with the other e2e modules: only this tenant's mail.
+    subjects = [m["Subject"] for m in mails if "e2e-fast" in m["Subject"]]
+    assert subjects == ["Service deactivated: tenant e2e-fast"]
 
 
 def test_stuck_platform_gets_one_ticket_then_it_is_resolved(stack: Stack):

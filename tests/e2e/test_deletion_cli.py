@@ -58,6 +58,16 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
     assert confirmed.code == 0, confirmed.stderr
     assert "confirmed: the deletion cannot be undone" in confirmed.stdout
     assert "2 business days" in confirmed.stdout
+    # The deadline the workflow computes right after the confirmation, read once it is set.
+    assert re.search(
+        r"due by \w{3} \d{2} \w{3} \d{4} \d{2}:\d{2} \(Europe/Rome\)", confirmed.stdout
+    )
+    # --wait followed the delivery team's work step by step, to the end.
+    # (a step of a few milliseconds, e.g. purging, may be over before it is read: the order holds)
+    steps = re.findall(r"→ ([\w-]+):", confirmed.stdout)
+    assert "waiting-for-delivery" in steps, confirmed.stdout
+    order = ["purging", "waiting-for-delivery", "verifying"]
+    assert steps == sorted(steps, key=order.index), confirmed.stdout
     with stack.api() as api:
         tenant = api.get("/pbx/tenants/e2e-del").json()
         assert api.get("/pbx/tenants/e2e-del/users").json() == []
