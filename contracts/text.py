@@ -11,6 +11,11 @@ one of the two types below, so each is refused at the contract, wherever the mod
 - ``MultiLine``: notes and descriptions: line breaks and tabs are text there (``\\r\\n`` is kept as
   ``\\n``); every other control character is refused.
 
+The bidirectional embedding, override and isolate characters (``U+202A``-``U+202E``,
+``U+2066``-``U+2069``) are refused the same way in both: invisible, they make a ticket, an email or
+a terminal show text in an order other than the one stored ("Trojan Source", CVE-2021-42574), and
+no name or note needs them (right-to-left text displays correctly without them).
+
 Leading and trailing white space is the model's business (``str_strip_whitespace``).
 """
 
@@ -20,22 +25,29 @@ from typing import Annotated
 from pydantic import AfterValidator, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-# Unicode category Cc, exactly: C0, DEL and C1.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Unicode category Cc, exactly: C0, DEL and C1; then the bidirectional overrides.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+_CONTROL_BUT_LINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
 def _refuse(value: str, pattern: re.Pattern[str], info: ValidationInfo, allowed: str) -> str:
     found = pattern.search(value)
     if found is None:
         return value
+    char = ord(found.group())
+    if char > 0x9F:
+        kind, allowed = "bidirectional override characters", ""
+    else:
+        kind = "control characters"
     raise PydanticCustomError(
         "control_characters",
-        "{field} must not contain control characters{allowed} ({char} at character {at})",
+        "{field} must not contain {kind}{allowed} ({char} at character {at})",
         {
             "field": (info.field_name or "text").replace("_", " "),
+            "kind": kind,
             "allowed": allowed,
-            "char": f"U+{ord(found.group()):04X}",
+            "char": f"U+{char:04X}",
             "at": found.start() + 1,
         },
     )

@@ -75,12 +75,34 @@ def test_multi_line_text_keeps_line_breaks_and_tabs():
     assert Form(body="first\r\nsecond\n\tindented").body == "first\nsecond\n\tindented"
 
 
+BIDI = [
+    ("\u202e", "U+202E"),  # right-to-left override: "Trojan Source"
+    ("\u202a", "U+202A"),  # left-to-right embedding
+    ("\u2066", "U+2066"),  # left-to-right isolate
+    ("\u2069", "U+2069"),  # pop directional isolate
+]
+
+
+@pytest.mark.parametrize("bidi, code", BIDI)
+def test_bidirectional_overrides_are_refused_in_both_kinds(bidi, code):
+    with pytest.raises(ValidationError) as single:
+        Form(title=f"inv{bidi}fdp.exe")
+    with pytest.raises(ValidationError) as multi:
+        Form(body=f"inv{bidi}fdp.exe")
+
+    expected = f"must not contain bidirectional override characters ({code} at character 4)"
+    assert single.value.errors()[0]["msg"] == f"title {expected}"
+    assert multi.value.errors()[0]["msg"] == f"body {expected}"
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "ACME S.r.l.",
         "Müller & Söhne GmbH — Zürich",
         "日本の会社 😀",
+        "شركة الاتصالات المحدودة",  # right-to-left text needs no override to display
+        'חברה בע"מ \u200f(ACME)',  # a right-to-left mark is a mark, not an override
         "O'Brien <b>bold</b> {{7*7}} $(id) Robert'); DROP TABLE customers;--",
         "",
     ],
