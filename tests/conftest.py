@@ -4,10 +4,11 @@ security tests share."""
 
 import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pluggy
 import pytest
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -60,7 +61,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """On an e2e failure, attach the processes' last log lines to the report."""
     outcome = yield
     report = outcome.get_result()

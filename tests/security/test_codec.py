@@ -4,9 +4,10 @@ import base64
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
@@ -97,9 +98,11 @@ def test_key_settings(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def server() -> tuple[TestClient, EncryptionCodec]:
+async def server() -> AsyncIterator[tuple[httpx.AsyncClient, EncryptionCodec]]:
     codec = EncryptionCodec(os.urandom(32))
-    return TestClient(create_codec_app(codec, TOKEN, [UI])), codec
+    transport = httpx.ASGITransport(app=create_codec_app(codec, TOKEN, [UI]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client, codec
 
 
 def body(payloads: list[Payload]) -> dict:
@@ -111,51 +114,55 @@ async def test_codec_server_decodes_only_for_the_token(server, caplog):
     encrypted = await codec.encode([plain("acme-secret-42")])
     caplog.set_level(logging.DEBUG)
 
-    assert client.post("/decode", json=body(encrypted)).status_code == 401
-    wrong = client.post("/decode", json=body(encrypted), headers={"Authorization": "Bearer no"})
+    assert (await client.post("/decode", json=body(encrypted))).status_code == 401
+    wrong = await client.post(
+        "/decode", json=body(encrypted), headers={"Authorization": "Bearer no"}
+    )
     assert wrong.status_code == 401 and "acme-secret-42" not in wrong.text
-    ok = client.post("/decode", json=body(encrypted), headers={"Authorization": f"Bearer {TOKEN}"})
+    ok = await client.post(
+        "/decode", json=body(encrypted), headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
     assert ok.status_code == 200
     decoded = json_format.ParseDict(ok.json(), Payloads()).payloads
     assert list(decoded) == [plain("acme-secret-42")]
-    again = client.post(
+    again = await client.post(
         "/encode", json=body(list(decoded)), headers={"Authorization": f"Bearer {TOKEN}"}
     )
     assert again.status_code == 200
     reencoded = json_format.ParseDict(again.json(), Payloads()).payloads
     assert reencoded[0].metadata["encoding"] == ENCODING
     assert await codec.decode(reencoded) == [plain("acme-secret-42")]
-    bad = client.post("/decode", content=b"[1]", headers={"Authorization": f"Bearer {TOKEN}"})
+    bad = await client.post("/decode", content=b"[1]", headers={"Authorization": f"Bearer {TOKEN}"})
     assert bad.status_code == 400
     assert TOKEN not in caplog.text
 
 
-def test_codec_server_cors_allows_only_the_ui_origin(server):
+async def test_codec_server_cors_allows_only_the_ui_origin(server):
     client, _ = server
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
     }
-    allowed = client.options("/decode", headers={"Origin": UI, **preflight})
+    allowed = await client.options("/decode", headers={"Origin": UI, **preflight})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == UI
     assert allowed.headers["access-control-allow-credentials"] == "true"
-    other = client.options("/decode", headers={"Origin": "http://evil.example", **preflight})
+    other = await client.options("/decode", headers={"Origin": "http://evil.example", **preflight})
     assert "access-control-allow-origin" not in other.headers
 
 
 async def test_browser_session_cookie_from_the_login_page(server):
     client, codec = server
     encrypted = await codec.encode([plain("x")])
-    assert client.post("/login", data={"token": "wrong"}).status_code == 401
+    assert (await client.post("/login", data={"token": "wrong"})).status_code == 401
     assert COOKIE not in client.cookies
 
-    signed_in = client.post("/login", data={"token": TOKEN})
+    signed_in = await client.post("/login", data={"token": TOKEN})
 
     assert signed_in.status_code == 200
     assert TOKEN not in signed_in.headers["set-cookie"]  # a MAC of it, not the token
-    assert client.post("/decode", json=body(encrypted)).status_code == 200
+    assert (await client.post("/decode", json=body(encrypted))).status_code == 200
 
 
 def test_the_codec_server_refuses_to_run_without_a_token():
