@@ -128,6 +128,17 @@ class ProvisioningActivities:
     async def _account(self, account_id: str) -> AccountSnapshot:
         return account_snapshot(await request(self._client, "GET", _path(account_id)))
 
+    async def _change(self, method: str, account_id: str, tail: str = "", **options: Any) -> Any:
+        """A change to one customer account, under this attempt's idempotency key: a retry gets
+        the platform's first answer back instead of making the change twice."""
+        return await request(
+            self._client,
+            method,
+            _path(account_id, tail),
+            idempotency_key=idempotency_key(),
+            **options,
+        )
+
     # --- step 1 --------------------------------------------------------------------------------
 
     @activity.defn(name=Names.CREATE_ACCOUNT)
@@ -160,40 +171,22 @@ class ProvisioningActivities:
 
     @activity.defn(name=Names.DELETE_ACCOUNT)
     async def delete_account(self, ref: AccountRef) -> Undone:
-        body = await request(
-            self._client, "DELETE", _path(ref.account_id), idempotency_key=idempotency_key()
-        )
+        body = await self._change("DELETE", ref.account_id)
         return Undone(what=f"account {ref.account_id}", done=bool(body["deleted"]))
 
     @activity.defn(name=Names.ACTIVATE_ACCOUNT)
     async def activate_account(self, ref: AccountRef) -> AccountSnapshot:
-        body = await request(
-            self._client,
-            "POST",
-            _path(ref.account_id, "/activate"),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("POST", ref.account_id, "/activate")
         return account_snapshot(body)
 
     @activity.defn(name=Names.UPDATE_ACCOUNT)
     async def update_account(self, inp: UpdateAccount) -> AccountSnapshot:
-        body = await request(
-            self._client,
-            "PATCH",
-            _path(inp.account_id),
-            json=inp.changes.given(),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("PATCH", inp.account_id, json=inp.changes.given())
         return account_snapshot(body)
 
     @activity.defn(name=Names.EXPIRE_TRIAL)
     async def expire_trial(self, ref: AccountRef) -> AccountSnapshot:
-        body = await request(
-            self._client,
-            "POST",
-            _path(ref.account_id, "/trial/expire"),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("POST", ref.account_id, "/trial/expire")
         return account_snapshot(body)
 
     # --- step 2 --------------------------------------------------------------------------------
@@ -201,12 +194,11 @@ class ProvisioningActivities:
     @activity.defn(name=Names.INVITE_ADMIN)
     async def invite_admin(self, inp: InviteAdmin) -> InvitationSent:
         """Make the Admin user and mail their invitation, in one step that is safe to retry."""
-        invitation = await request(
-            self._client,
+        invitation = await self._change(
             "POST",
-            _path(inp.account_id, "/admins"),
+            inp.account_id,
+            "/admins",
             json={"name": inp.admin.name, "email": inp.admin.email},
-            idempotency_key=idempotency_key(),
         )
         sent = await self._mail.send(invitation_email(inp, invitation["invitation_url"]))
         return InvitationSent(
@@ -236,33 +228,17 @@ class ProvisioningActivities:
 
     @activity.defn(name=Names.CONFIGURE_PBX)
     async def configure_pbx(self, inp: ConfigurePbx) -> ConnectionSnapshot:
-        body = await request(
-            self._client,
-            "PUT",
-            _path(inp.account_id, "/pbx"),
-            json=inp.pbx.model_dump(),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("PUT", inp.account_id, "/pbx", json=inp.pbx.model_dump())
         return connection_snapshot(body)
 
     @activity.defn(name=Names.ENABLE_PBX)
     async def enable_pbx(self, ref: AccountRef) -> ConnectionSnapshot:
-        body = await request(
-            self._client,
-            "POST",
-            _path(ref.account_id, "/pbx/enable"),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("POST", ref.account_id, "/pbx/enable")
         return connection_snapshot(body)
 
     @activity.defn(name=Names.CONNECT_PBX)
     async def connect_pbx(self, ref: AccountRef) -> PbxDiscovery:
-        body = await request(
-            self._client,
-            "POST",
-            _path(ref.account_id, "/pbx/connect"),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("POST", ref.account_id, "/pbx/connect")
         return PbxDiscovery.model_validate(body)
 
     @activity.defn(name=Names.SYNC_PBX_USERS)
@@ -367,12 +343,11 @@ class ProvisioningActivities:
 
     @activity.defn(name=Names.REMOVE_PBX)
     async def remove_pbx(self, req: RemovePbx) -> Undone:
-        body = await request(
-            self._client,
+        body = await self._change(
             "DELETE",
-            _path(req.account_id, "/pbx"),
+            req.account_id,
+            "/pbx",
             params={"keep_disabled": "true" if req.keep_disabled else "false"},
-            idempotency_key=idempotency_key(),
         )
         return Undone(what=f"PBX connection of {req.account_id}", done=bool(body["removed"]))
 
@@ -380,13 +355,7 @@ class ProvisioningActivities:
 
     @activity.defn(name=Names.ASSIGN_ROLES)
     async def assign_roles(self, inp: AssignRoles) -> RolesAssigned:
-        body = await request(
-            self._client,
-            "PUT",
-            _path(inp.account_id, "/roles"),
-            json=inp.roles.model_dump(),
-            idempotency_key=idempotency_key(),
-        )
+        body = await self._change("PUT", inp.account_id, "/roles", json=inp.roles.model_dump())
         return RolesAssigned(applied=body["applied"], pending=body["pending"])
 
 
