@@ -6,6 +6,7 @@ step: the activity derives its idempotency key from it.
 """
 
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         TransitionRequest,
     )
 
+T = TypeVar("T")
+
 # Transient platform errors (5xx, timeouts) are retried with back-off up to 30 s apart; 4xx answers
 # are non-retryable ApplicationErrors raised by the activity and end the attempt at once.
 PLATFORM_RETRY = RetryPolicy(
@@ -48,77 +51,88 @@ BEST_EFFORT = timedelta(minutes=5)
 PER_ATTEMPT = timedelta(seconds=30)
 
 
-async def request_transition(req: TransitionRequest) -> TransitionAccepted:
+async def _on_platform(
+    name: str,
+    arg: Any,
+    result_type: type[T],
+    *,
+    activity_id: str,
+    summary: str,
+    schedule_to_close: timedelta | None = None,
+) -> T:
+    """An activity that talks to the platform, the mailer or the helpdesk: 30 s per attempt,
+    retried with back-off on transient errors (for at most ``schedule_to_close``, if given)."""
     return await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        activity_id=activity_id,
+        start_to_close_timeout=PER_ATTEMPT,
+        schedule_to_close_timeout=schedule_to_close,
+        retry_policy=PLATFORM_RETRY,
+        summary=summary,
+    )
+
+
+async def request_transition(req: TransitionRequest) -> TransitionAccepted:
+    return await _on_platform(
         ActivityNames.PBX_REQUEST_TRANSITION,
         req,
-        result_type=TransitionAccepted,
+        TransitionAccepted,
         activity_id=f"request-{req.kind.value}",
-        start_to_close_timeout=PER_ATTEMPT,
-        schedule_to_close_timeout=MUST_SUCCEED,
-        retry_policy=PLATFORM_RETRY,
         summary=f"ask the platform to start the {req.kind.value}",
+        schedule_to_close=MUST_SUCCEED,
     )
 
 
 async def get_service(tenant_id: str, *, activity_id: str, must_succeed: bool) -> ServiceSnapshot:
-    return await workflow.execute_activity(
+    return await _on_platform(
         ActivityNames.PBX_GET_SERVICE,
         TenantRef(tenant_id=tenant_id),
-        result_type=ServiceSnapshot,
+        ServiceSnapshot,
         activity_id=activity_id,
-        start_to_close_timeout=PER_ATTEMPT,
-        schedule_to_close_timeout=MUST_SUCCEED if must_succeed else BEST_EFFORT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"read the service of {tenant_id}",
+        schedule_to_close=MUST_SUCCEED if must_succeed else BEST_EFFORT,
     )
 
 
 async def open_ticket(ticket: OpenTicket, *, step: str) -> Ticket:
-    return await workflow.execute_activity(
+    return await _on_platform(
         ActivityNames.HELPDESK_OPEN_TICKET,
         ticket,
-        result_type=Ticket,
+        Ticket,
         activity_id=step,
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary="open a support ticket",
     )
 
 
 async def comment_on_ticket(comment: CommentOnTicket, *, step: str) -> Ticket:
-    return await workflow.execute_activity(
+    return await _on_platform(
         ActivityNames.HELPDESK_COMMENT,
         comment,
-        result_type=Ticket,
+        Ticket,
         activity_id=step,
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"comment on ticket {comment.ticket_id}",
     )
 
 
 async def resolve_ticket(resolution: ResolveTicket, *, step: str) -> Ticket:
-    return await workflow.execute_activity(
+    return await _on_platform(
         ActivityNames.HELPDESK_RESOLVE,
         resolution,
-        result_type=Ticket,
+        Ticket,
         activity_id=step,
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"resolve ticket {resolution.ticket_id}",
     )
 
 
 async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
-    return await workflow.execute_activity(
+    # Keep trying while the mail server is down: the mail must go out, once.
+    return await _on_platform(
         ActivityNames.MAIL_SEND,
         email,
-        result_type=EmailSent,
+        EmailSent,
         activity_id=step,
-        start_to_close_timeout=PER_ATTEMPT,
-        # Keep trying while the mail server is down: the mail must go out, once.
-        retry_policy=PLATFORM_RETRY,
         summary=f"email {len(email.to)} recipient(s)",
     )
 
@@ -127,38 +141,32 @@ async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
 
 
 async def get_admins(tenant_id: str) -> TenantAdmins:
-    return await workflow.execute_activity(
+    return await _on_platform(
         DeletionActivities.GET_ADMINS,
         TenantRef(tenant_id=tenant_id),
-        result_type=TenantAdmins,
+        TenantAdmins,
         activity_id="admins",
-        start_to_close_timeout=PER_ATTEMPT,
-        schedule_to_close_timeout=MUST_SUCCEED,
-        retry_policy=PLATFORM_RETRY,
         summary=f"list the Admins of {tenant_id}",
+        schedule_to_close=MUST_SUCCEED,
     )
 
 
 async def issue_code() -> IssuedCode:
-    return await workflow.execute_activity(
+    return await _on_platform(
         DeletionActivities.ISSUE_CODE,
         IssueCode(),
-        result_type=IssuedCode,
+        IssuedCode,
         activity_id="issue-code",
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary="generate the confirmation code (only its HMAC is kept)",
     )
 
 
 async def send_code(email: CodeEmail) -> EmailSent:
-    return await workflow.execute_activity(
+    return await _on_platform(
         DeletionActivities.SEND_CODE,
         email,
-        result_type=EmailSent,
+        EmailSent,
         activity_id="email-code",
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"email the code to {len(email.to)} Admin(s)",
     )
 
@@ -176,13 +184,11 @@ async def check_code(check: CodeCheck) -> bool:
 
 
 async def purge(step: PurgeStep) -> Purged:
-    return await workflow.execute_activity(
+    return await _on_platform(
         DeletionActivities.PURGE,
         step,
-        result_type=Purged,
+        Purged,
         activity_id=f"purge-{step.step}",
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"purge {step.step}",
     )
 
@@ -191,13 +197,11 @@ async def purge_all(request: PurgeRequest) -> PurgeReport:
     # One activity for the whole purge: each step is an idempotent platform call, so a retry
     # after a crash re-runs the steps already done at no cost, and the history holds 3 events
     # instead of 3 per step.
-    return await workflow.execute_activity(
+    return await _on_platform(
         DeletionActivities.PURGE_ALL,
         request,
-        result_type=PurgeReport,
+        PurgeReport,
         activity_id="purge",
-        start_to_close_timeout=PER_ATTEMPT,
-        retry_policy=PLATFORM_RETRY,
         summary=f"purge {', '.join(request.steps)}",
     )
 
