@@ -8,9 +8,7 @@ import dataclasses
 import re
 import uuid
 
-import cv2
 import httpx
-import numpy as np
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -29,6 +27,7 @@ from contracts.mobile import (
     ProvisionLine,
 )
 from tests.processes import free_port
+from tests.qr import decode_qr_png
 from tests.stack import Stack
 
 VAULT = CodeVault(b"activities-test-secret-0123456789")
@@ -69,12 +68,10 @@ def mails_to(simulator: Stack, address: str) -> list[dict]:
 
 
 def decode_qr(html: str) -> str:
-    """The QR image of the email's HTML part, decoded by OpenCV's QR detector."""
+    """The QR image of the email's HTML part, decoded as a phone would (tests/qr.py)."""
     match = re.search(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
     assert match, "no inline QR image in the HTML part"
-    png = np.frombuffer(base64.b64decode(match.group(1)), np.uint8)
-    image = cv2.imdecode(png, cv2.IMREAD_GRAYSCALE)
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    text = decode_qr_png(base64.b64decode(match.group(1)))
     assert text, "the QR code did not decode"
     return text
 
