@@ -27,21 +27,13 @@ from bench.bare import BARE_TASK_QUEUE
 from runtime.devserver import command as devserver_command
 from runtime.settings import Settings
 from runtime.temporal import connect
+from starter.history import CLOSED
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
 from tests.stack import TOKEN, Stack
 from tests.stack import tenant_body as stack_tenant_body
 
 RESULTS = ROOT / "bench" / "results"
 console = Console(width=160)
-
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
 
 
 # --- the stack ----------------------------------------------------------------------------------
@@ -250,13 +242,9 @@ async def until_event(
     async for event in handle.fetch_history_events(wait_new_event=True, skip_archival=True):
         if wanted(event):
             return event
-        if event.event_type in _CLOSED:
+        if event.event_type in CLOSED:
             raise RuntimeError(f"{handle.id} closed ({EventType.Name(event.event_type)}) first")
     raise RuntimeError(f"{handle.id}: history ended")
-
-
-def is_upsert(event: HistoryEvent) -> bool:
-    return event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
 
 
 # --- the simulator --------------------------------------------------------------------------------

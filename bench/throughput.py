@@ -45,7 +45,6 @@ from bench.common import (
     console,
     cpu_share,
     deletion_code,
-    is_upsert,
     loadavg,
     mobile_users,
     put_tenants,
@@ -61,6 +60,7 @@ from contracts.deletion import Answer, ConfirmCode, DeletionInput, DeletionResul
 from contracts.mobile import MobileLineInput
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from starter.history import search_attributes_upserted
 from starter.procedures import Procedures
 
 TARGET_RATIO = 0.8
@@ -174,7 +174,8 @@ class Deletion(Procedure_):
             details=f"Tenant **{tenant}**, benchmark.",
         )
         handle = self.client.get_workflow_handle(started.workflow_id, result_type=DeletionResult)
-        await until_event(handle, is_upsert)  # "awaiting-confirmation": the code email went out
+        # The upsert to "awaiting-confirmation" comes after the code email went out.
+        await until_event(handle, search_attributes_upserted)
         code = await deletion_code(self.mail, f"anna@{tenant}.example")
         answer = await handle.execute_update("confirm", ConfirmCode(code=code), result_type=Answer)
         assert answer.phase.value == "confirmed", answer
@@ -215,7 +216,7 @@ class MobileProvisioning(Procedure_):
                 ]
             ),
         )
-        await until_event(handle, is_upsert)  # Step → pending-activation
+        await until_event(handle, search_attributes_upserted)  # Step → pending-activation
         return handle
 
 
