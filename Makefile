@@ -43,7 +43,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy contracts workflows activities starter runtime worker.py
+	$(BIN)/mypy contracts workflows activities starter runtime simulator bench worker.py
 
 clean:
 	rm -rf .data

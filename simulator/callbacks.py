@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from simulator.clock import utcnow
 from simulator.db import Database
-from simulator.models import Job
+from simulator.models import Job, table
 from simulator.transitions import (
     CALLBACK_DELIVERED,
     CALLBACK_FAILED,
@@ -24,6 +24,17 @@ from simulator.transitions import (
 )
 
 log = structlog.get_logger("simulator.callbacks")
+
+# Plain statements, built once: every job runner tick reads the due callbacks.
+_J = table(Job)
+_DUE = select(
+    _J.c.id, _J.c.kind, _J.c.tenant_id, _J.c.payload, _J.c.callback_url, _J.c.callback_attempts
+).where(
+    _J.c.callback_state == CALLBACK_PENDING,
+    _J.c.callback_next_at <= bindparam("now", type_=_J.c.callback_next_at.type),
+)
+# "Still pending": a reset or a replaced tenant meanwhile leaves the job as it is.
+_OUTCOME = update(_J).where(_J.c.id == bindparam("job"), _J.c.callback_state == CALLBACK_PENDING)
 
 # A 4xx means the receiver will never accept this callback (e.g. 410: the workflow is gone),
 # except these, which mean "later".
@@ -70,22 +81,18 @@ class CallbackDispatcher:
                 del self._in_flight[job_id]
 
     def _due(self, now: datetime) -> list[Delivery]:
-        with self._db.transaction() as session:
-            jobs = session.scalars(
-                select(Job).where(
-                    Job.callback_state == CALLBACK_PENDING,
-                    Job.callback_next_at <= now,
-                )
-            ).all()
-            return [
-                Delivery(
-                    job_id=job.id,
-                    url=job.callback_url or "",
-                    payload=callback_payload(job),
-                    attempts=job.callback_attempts,
-                )
-                for job in jobs
-            ]
+        # A read: the outcome is stored only if the callback is still pending (_store_outcome).
+        with self._db.reading_connection() as connection:
+            jobs = connection.execute(_DUE, {"now": now}).all()
+        return [
+            Delivery(
+                job_id=job.id,
+                url=job.callback_url or "",
+                payload=callback_payload(job),
+                attempts=job.callback_attempts,
+            )
+            for job in jobs
+        ]
 
     async def _deliver(self, delivery: Delivery) -> None:
         attempt = delivery.attempts + 1
@@ -115,21 +122,21 @@ class CallbackDispatcher:
             log.error("callback abandoned", error=error, **fields)
 
     def _store_outcome(self, job_id: str, attempt: int, error: str | None, retry: bool) -> None:
-        with self._db.transaction() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.callback_state != CALLBACK_PENDING:
-                return  # reset or replaced meanwhile
-            job.callback_attempts = attempt
-            job.callback_error = error
-            if error is None:
-                job.callback_state = CALLBACK_DELIVERED
-                job.callback_next_at = None
-            elif retry and attempt < self._max_attempts:
-                delay = self._backoff * 2 ** (attempt - 1)
-                job.callback_next_at = utcnow() + timedelta(seconds=delay)
-            else:
-                job.callback_state = CALLBACK_FAILED
-                job.callback_next_at = None
+        state, next_at = CALLBACK_FAILED, None
+        if error is None:
+            state = CALLBACK_DELIVERED
+        elif retry and attempt < self._max_attempts:
+            delay = self._backoff * 2 ** (attempt - 1)
+            state, next_at = CALLBACK_PENDING, utcnow() + timedelta(seconds=delay)
+        values = {
+            "job": job_id,
+            "callback_attempts": attempt,
+            "callback_error": error,
+            "callback_state": state,
+            "callback_next_at": next_at,
+        }
+        with self._db.connection() as connection:
+            connection.execute(_OUTCOME, values)
 
     async def aclose(self) -> None:
         """Stop in-flight deliveries; they stay pending in the database for the next start."""

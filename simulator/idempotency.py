@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simulator.clock import utcnow
 from simulator.db import Database
 from simulator.deps import token_matches
-from simulator.models import IdempotencyKey
+from simulator.models import IdempotencyKey, table
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PREFIXES = ("/pbx/", "/helpdesk/")
@@ -44,28 +45,33 @@ class StoredResponse:
     body: bytes
 
 
+# Built once: every mutating request runs both, and building a statement costs more than running it.
+_TABLE = table(IdempotencyKey)
+_LOAD = select(
+    _TABLE.c.method, _TABLE.c.path, _TABLE.c.status_code, _TABLE.c.content_type, _TABLE.c.body
+).where(_TABLE.c.key == bindparam("key"))
+_SAVE = insert(_TABLE)
+
+
 def load(db: Database, key: str) -> StoredResponse | None:
-    with db.reading() as session:
-        row = session.get(IdempotencyKey, key)
-        if row is None:
-            return None
-        return StoredResponse(row.method, row.path, row.status_code, row.content_type, row.body)
+    with db.reading_connection() as connection:
+        row = connection.execute(_LOAD, {"key": key}).first()
+    return None if row is None else StoredResponse(*row)
 
 
 def save(db: Database, key: str, response: StoredResponse) -> None:
+    values = {
+        "key": key,
+        "method": response.method,
+        "path": response.path,
+        "status_code": response.status_code,
+        "content_type": response.content_type,
+        "body": response.body,
+        "created_at": utcnow(),
+    }
     try:
-        with db.transaction() as session:
-            session.add(
-                IdempotencyKey(
-                    key=key,
-                    method=response.method,
-                    path=response.path,
-                    status_code=response.status_code,
-                    content_type=response.content_type,
-                    body=response.body,
-                    created_at=utcnow(),
-                )
-            )
+        with db.connection() as connection:
+            connection.execute(_SAVE, values)
     except IntegrityError:
         pass  # another process stored it first: the first answer stays
 

@@ -6,13 +6,14 @@ retried send shows once.
 """
 
 import asyncio
+import functools
 import re
 import secrets
 import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -21,17 +22,32 @@ import structlog
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simulator.clock import as_utc, utcnow
 from simulator.db import Database
-from simulator.models import Message
+from simulator.errors import NotFoundError
+from simulator.models import AnyRow, Message, table
 
 log = structlog.get_logger("simulator.mailbox")
 
 SNIPPET_CHARS = 250
+
+
+class _ParsedOnce(HeaderRegistry):
+    """Parses each distinct header once. The parser and ``get_body`` ask for a part's
+    Content-Type many times, and the default policy parses the header afresh on every ask: that
+    was most of the CPU of receiving a message. Header objects are immutable, so sharing is safe."""
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance for the process's lifetime
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        return super().__call__(name, value)
+
+
+# policy.default, with the cache above.
+_POLICY = policy.default.clone(header_factory=_ParsedOnce())
 
 
 @dataclass
@@ -88,7 +104,7 @@ def _message_id(msg: EmailMessage) -> str:
 
 def parse_message(raw: bytes, envelope_to: list[str] | None = None) -> ParsedMessage:
     now = utcnow()
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = message_from_bytes(raw, policy=_POLICY)
     assert isinstance(msg, EmailMessage)
     sender = _addresses(msg, "From")
     to = _addresses(msg, "To") or [{"Name": "", "Address": a} for a in envelope_to or []]
@@ -111,34 +127,40 @@ def _snippet(parsed: ParsedMessage) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "..."
 
 
+# Plain statements on the table (no ORM objects): every message received runs both, and the
+# read API serves from rows of the columns it shows.
+_M = table(Message)
+_EXISTS = select(_M.c.id).where(_M.c.message_id == bindparam("message_id"))
+_INSERT = insert(_M)
+
+
 def store_message(db: Database, parsed: ParsedMessage) -> str | None:
     """Store a message; returns its ID, or None when its Message-ID was already stored."""
-    row = Message(
-        id=secrets.token_urlsafe(16),
-        message_id=parsed.message_id,
-        from_name=parsed.from_name,
-        from_address=parsed.from_address,
-        to=parsed.to,
-        to_search=", ".join(f"{a['Name']} <{a['Address']}>" for a in parsed.to).lower(),
-        subject=parsed.subject,
-        date=parsed.date,
-        created_at=utcnow(),
-        text=parsed.text,
-        html=parsed.html,
-        snippet=_snippet(parsed),
-        size=len(parsed.raw),
-        raw=parsed.raw,
-    )
+    row = {
+        "id": secrets.token_urlsafe(16),
+        "message_id": parsed.message_id,
+        "from_name": parsed.from_name,
+        "from_address": parsed.from_address,
+        "to": parsed.to,
+        "to_search": ", ".join(f"{a['Name']} <{a['Address']}>" for a in parsed.to).lower(),
+        "subject": parsed.subject,
+        "date": parsed.date,
+        "created_at": utcnow(),
+        "text": parsed.text,
+        "html": parsed.html,
+        "snippet": _snippet(parsed),
+        "size": len(parsed.raw),
+        "raw": parsed.raw,
+    }
     try:
-        with db.transaction() as session:
+        with db.connection() as connection:
             # Checked first for a clean answer; the unique constraint settles concurrent sends.
-            exists = session.scalar(select(Message.id).where(Message.message_id == row.message_id))
-            if exists is not None:
+            if connection.execute(_EXISTS, {"message_id": parsed.message_id}).first():
                 return None
-            session.add(row)
+            connection.execute(_INSERT, row)
     except IntegrityError:
         return None
-    return row.id
+    return str(row["id"])
 
 
 # --- Reading, in Mailpit's shapes ----------------------------------------------------------------
@@ -148,11 +170,31 @@ def _iso(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _from(row: Message) -> dict[str, str]:
+# What a message's summary and its detail show (never the raw source).
+_SUMMARY = (
+    _M.c.id,
+    _M.c.message_id,
+    _M.c.from_name,
+    _M.c.from_address,
+    _M.c.to,
+    _M.c.subject,
+    _M.c.created_at,
+    _M.c.snippet,
+    _M.c.size,
+)
+_DETAIL = select(*_SUMMARY, _M.c.date, _M.c.text, _M.c.html).where(_M.c.id == bindparam("id"))
+_RAW = select(_M.c.raw).where(_M.c.id == bindparam("id"))
+_TOTAL = select(func.count()).select_from(_M)
+
+MessageRow = Message | AnyRow
+"""A stored message, or a row of the columns read."""
+
+
+def _from(row: MessageRow) -> dict[str, str]:
     return {"Name": row.from_name, "Address": row.from_address}
 
 
-def summary(row: Message) -> dict[str, Any]:
+def summary(row: MessageRow) -> dict[str, Any]:
     return {
         "ID": row.id,
         "MessageID": row.message_id,
@@ -165,7 +207,7 @@ def summary(row: Message) -> dict[str, Any]:
     }
 
 
-def detail(row: Message) -> dict[str, Any]:
+def detail(row: MessageRow) -> dict[str, Any]:
     return {
         "ID": row.id,
         "MessageID": row.message_id,
@@ -186,19 +228,19 @@ def _term_filter(term: str) -> ColumnElement[bool]:
     prefix, _, value = term.partition(":")
     prefix = prefix.lower()
     if value and prefix == "message-id":
-        return Message.message_id == value.strip("<>")
+        return _M.c.message_id == value.strip("<>")
     columns = {
-        "to": [Message.to_search],
-        "from": [Message.from_name, Message.from_address],
-        "subject": [Message.subject],
+        "to": [_M.c.to_search],
+        "from": [_M.c.from_name, _M.c.from_address],
+        "subject": [_M.c.subject],
     }
     if value and prefix in columns:
         needle = value.lower()
         return or_(*(func.lower(c).contains(needle, autoescape=True) for c in columns[prefix]))
     needle = term.lower()
     return or_(
-        func.lower(Message.subject).contains(needle, autoescape=True),
-        func.lower(Message.text).contains(needle, autoescape=True),
+        func.lower(_M.c.subject).contains(needle, autoescape=True),
+        func.lower(_M.c.text).contains(needle, autoescape=True),
     )
 
 
@@ -210,15 +252,18 @@ def search_terms(query: str) -> list[str]:
 
 
 def list_messages(
-    session: Session, *, start: int, limit: int, query: str | None = None
+    connection: Connection, *, start: int, limit: int, query: str | None = None
 ) -> dict[str, Any]:
-    total = session.scalar(select(func.count()).select_from(Message)) or 0
+    total = connection.execute(_TOTAL).scalar() or 0
     conditions = [_term_filter(t) for t in search_terms(query)] if query else []
-    matching = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
-    rows = session.scalars(
-        select(Message)
+    matching = total
+    if conditions:
+        counted = connection.execute(_TOTAL.where(*conditions)).scalar()
+        matching = counted or 0
+    rows = connection.execute(
+        select(*_SUMMARY)
         .where(*conditions)
-        .order_by(Message.created_at.desc(), Message.id)
+        .order_by(_M.c.created_at.desc(), _M.c.id)
         .offset(start)
         .limit(limit)
     ).all()
@@ -229,6 +274,24 @@ def list_messages(
         "start": start,
         "messages": [summary(row) for row in rows],
     }
+
+
+def message_not_found(message_id: str) -> NotFoundError:
+    return NotFoundError(f"message '{message_id}' not found")
+
+
+def read_message(connection: Connection, message_id: str) -> dict[str, Any]:
+    row = connection.execute(_DETAIL, {"id": message_id}).first()
+    if row is None:
+        raise message_not_found(message_id)
+    return detail(row)
+
+
+def read_raw(connection: Connection, message_id: str) -> bytes:
+    raw = connection.execute(_RAW, {"id": message_id}).scalar()
+    if raw is None:
+        raise message_not_found(message_id)
+    return bytes(raw)
 
 
 def delete_messages(session: Session, ids: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simulator.errors import ConflictError, NotFoundError, SimulatorError
@@ -34,8 +34,8 @@ from simulator.mobile_models import (
     MobileDevice,
     MobileOrg,
 )
-from simulator.models import Job, Tenant, User
-from simulator.tenants import get_tenant
+from simulator.models import Job, Tenant, User, table
+from simulator.tenants import get_tenant, tenant_not_found
 from simulator.transitions import CALLBACK_PENDING, DONE
 
 PENDING, ONLINE, OFFLINE, DELETED = "pending_activation", "online", "offline", "deleted"
@@ -184,13 +184,52 @@ def get_org(session: Session, tenant_id: str) -> MobileOrg:
     return org
 
 
+# Plain statements, built once, for what provisioning a line and issuing its code read and write
+# (every eSIM line runs both): the ORM's loads and unit of work cost more than the statements.
+_T, _U, _O = table(Tenant), table(User), table(MobileOrg)
+_D, _C = table(MobileDevice), table(ActivationCode)
+_USED = (
+    select(func.count())
+    .select_from(_D)
+    .where(_D.c.tenant_id == bindparam("tenant"), _D.c.status != DELETED)
+)
+_POOL = select(
+    select(_O.c.licences_total).where(_O.c.tenant_id == bindparam("tenant")).scalar_subquery(),
+    _USED.scalar_subquery(),
+)
+_ORG_SETTINGS = select(_O.c.smdp_address, _O.c.suppress_emails).where(
+    _O.c.tenant_id == bindparam("tenant")
+)
+_TENANT_EXISTS = select(_T.c.id).where(_T.c.id == bindparam("tenant"))
+_USER = select(_U.c.name, _U.c.email).where(
+    _U.c.tenant_id == bindparam("tenant"), _U.c.id == bindparam("user")
+)
+_LINE_OF_USER = select(_D.c.id).where(
+    _D.c.tenant_id == bindparam("tenant"), _D.c.user_id == bindparam("user"), _D.c.status != DELETED
+)
+_SUPERSEDE = (
+    update(_C)
+    .where(_C.c.device_id == bindparam("device"), _C.c.state == CURRENT)
+    .values(state=SUPERSEDED, closed_at=bindparam("now", type_=_C.c.closed_at.type))
+)
+_NEW_CODE = insert(_C)
+
+
+def _pool(session: Session, tenant_id: str) -> tuple[int, int]:
+    """(licences in the pool, licences in use); a tenant never configured has an empty pool."""
+    session.flush()  # the statement below reads the table, not the session
+    total, used = session.connection().execute(_POOL, {"tenant": tenant_id}).one()
+    return int(total or 0), int(used or 0)
+
+
+def _org_settings(session: Session, tenant_id: str) -> tuple[str, bool]:
+    """(SM-DP+ address, suppress emails), the defaults for a tenant never configured."""
+    row = session.connection().execute(_ORG_SETTINGS, {"tenant": tenant_id}).first()
+    return (row.smdp_address, row.suppress_emails) if row else (DEFAULT_SMDP_ADDRESS, False)
+
+
 def licences_used(session: Session, tenant_id: str) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(MobileDevice)
-        .where(MobileDevice.tenant_id == tenant_id, MobileDevice.status != DELETED)
-    )
-    return int(count or 0)
+    return _pool(session, tenant_id)[1]
 
 
 def org_out(session: Session, org: MobileOrg) -> MobileOrgOut:
@@ -259,7 +298,7 @@ def device_out(session: Session, device: MobileDevice, now: datetime) -> DeviceO
     latest = _latest_code(session, device.id)
     if latest is not None:
         _expire_if_due(latest, now)
-    org = get_org(session, device.tenant_id)
+    total, used = _pool(session, device.tenant_id)
     return DeviceOut(
         id=device.id,
         tenant_id=device.tenant_id,
@@ -274,7 +313,7 @@ def device_out(session: Session, device: MobileDevice, now: datetime) -> DeviceO
         last_event_at=device.last_event_at,
         phone_holds_line=device.profile_code_id is not None,
         latest_code=_summary(latest) if latest else None,
-        licences_available=max(org.licences_total - licences_used(session, device.tenant_id), 0),
+        licences_available=max(total - used, 0),
     )
 
 
@@ -290,13 +329,6 @@ def list_devices(
     return session.scalars(query.order_by(MobileDevice.created_at, MobileDevice.id)).all()
 
 
-def _user(session: Session, tenant_id: str, user_id: str) -> User:
-    user = session.get(User, (tenant_id, user_id))
-    if user is None:
-        raise NotFoundError(f"user '{user_id}' not found in tenant '{tenant_id}'")
-    return user
-
-
 def _new_number() -> str:
     return "+39333" + "".join(secrets.choice("0123456789") for _ in range(7))
 
@@ -305,8 +337,12 @@ def create_device(
     session: Session, device_id: str, spec: DeviceIn, now: datetime
 ) -> tuple[MobileDevice, bool]:
     """Assign a licence from the pool to the user: (device, created). Idempotent by device id."""
-    tenant = get_tenant(session, spec.tenant_id)
-    _user(session, tenant.id, spec.user_id)
+    tenant_id, user_id = spec.tenant_id, spec.user_id
+    connection = session.connection()
+    if connection.execute(_TENANT_EXISTS, {"tenant": tenant_id}).first() is None:
+        raise tenant_not_found(tenant_id)
+    if connection.execute(_USER, {"tenant": tenant_id, "user": user_id}).first() is None:
+        raise NotFoundError(f"user '{user_id}' not found in tenant '{tenant_id}'")
     existing = session.get(MobileDevice, device_id)
     if existing is not None:
         if existing.status == DELETED:
@@ -316,28 +352,21 @@ def create_device(
         if spec.callback_url:
             existing.callback_url = spec.callback_url
         return existing, False
-    other = session.scalars(
-        select(MobileDevice).where(
-            MobileDevice.tenant_id == tenant.id,
-            MobileDevice.user_id == spec.user_id,
-            MobileDevice.status != DELETED,
-        )
-    ).first()
+    other = connection.execute(_LINE_OF_USER, {"tenant": tenant_id, "user": user_id}).scalar()
     if other is not None:
         raise ConflictError(
-            f"user '{spec.user_id}' of tenant '{tenant.id}' already has mobile line '{other.id}'"
+            f"user '{user_id}' of tenant '{tenant_id}' already has mobile line '{other}'"
         )
-    org = get_org(session, tenant.id)
-    used = licences_used(session, tenant.id)
-    if used >= org.licences_total:
+    total, used = _pool(session, tenant_id)
+    if used >= total:
         raise ConflictError(
-            f"no mobile-line licence left in the pool of tenant '{tenant.id}' "
-            f"({used} of {org.licences_total} in use)"
+            f"no mobile-line licence left in the pool of tenant '{tenant_id}' "
+            f"({used} of {total} in use)"
         )
     device = MobileDevice(
         id=device_id,
-        tenant_id=tenant.id,
-        user_id=spec.user_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
         number=_new_number(),
         status=PENDING,
         callback_url=spec.callback_url,
@@ -367,15 +396,19 @@ def lpa_string(smdp_address: str, matching_id: str) -> str:
 def _code_out(
     session: Session, code: ActivationCode, device: MobileDevice, now: datetime
 ) -> CodeOut:
-    org = get_org(session, device.tenant_id)
-    user = session.get(User, (device.tenant_id, device.user_id))
+    _, suppress_emails = _org_settings(session, device.tenant_id)
+    user = (
+        session.connection()
+        .execute(_USER, {"tenant": device.tenant_id, "user": device.user_id})
+        .first()
+    )
     return CodeOut(
         **_summary(code).model_dump(),
         device_id=device.id,
         smdp_address=code.smdp_address,
         matching_id=code.matching_id,
         activation_code=lpa_string(code.smdp_address, code.matching_id),
-        suppress_emails=org.suppress_emails,
+        suppress_emails=suppress_emails,
         user=CodeUser(
             id=device.user_id,
             name=user.name if user else device.user_id,
@@ -401,27 +434,23 @@ def issue_code(session: Session, device_id: str, spec: CodeIn, now: datetime) ->
             f"mobile device '{device.id}' is {device.status}; a new activation code can be "
             "generated only while it is pending activation"
         )
-    for old in session.scalars(
-        select(ActivationCode).where(
-            ActivationCode.device_id == device.id, ActivationCode.state == CURRENT
-        )
-    ):
-        old.state = SUPERSEDED
-        old.closed_at = now
-    org = get_org(session, device.tenant_id)
-    code = ActivationCode(
-        id=f"ac-{secrets.token_hex(6)}",
-        device_id=device.id,
-        matching_id=_matching_id(),
-        smdp_address=org.smdp_address,
-        reason=spec.reason,
-        state=CURRENT,
-        issued_at=now,
-        expires_at=now + timedelta(seconds=spec.validity_seconds),
-    )
-    session.add(code)
-    session.flush()
-    return _code_out(session, code, device, now)
+    session.flush()  # the statements below write the table, not the session
+    connection = session.connection()
+    # The session holds none of the device's codes here, so none goes stale.
+    connection.execute(_SUPERSEDE, {"device": device.id, "now": now})
+    smdp_address, _ = _org_settings(session, device.tenant_id)
+    fields = {
+        "id": f"ac-{secrets.token_hex(6)}",
+        "device_id": device.id,
+        "matching_id": _matching_id(),
+        "smdp_address": smdp_address,
+        "reason": spec.reason,
+        "state": CURRENT,
+        "issued_at": now,
+        "expires_at": now + timedelta(seconds=spec.validity_seconds),
+    }
+    connection.execute(_NEW_CODE, fields)
+    return _code_out(session, ActivationCode(**fields), device, now)
 
 
 def current_code(session: Session, device_id: str, now: datetime) -> CodeOut:

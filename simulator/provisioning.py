@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from simulator.errors import ConflictError, NotFoundError, SimulatorError
+from simulator.models import table
 from simulator.provisioning_models import (
     CustomerAccount,
     CustomerPbx,
@@ -1069,7 +1070,7 @@ def put_customer_pbx(session: Session, host: str, spec: CustomerPbxIn) -> Custom
             )
     session.flush()
     if rows:
-        session.execute(CustomerPbxUser.__table__.insert(), rows)
+        session.execute(table(CustomerPbxUser).insert(), rows)
     return pbx
 
 

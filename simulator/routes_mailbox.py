@@ -10,8 +10,13 @@ from sqlalchemy.orm import Session
 
 from simulator.db import Database
 from simulator.deps import get_db
-from simulator.errors import NotFoundError
-from simulator.mailbox import delete_messages, detail, list_messages
+from simulator.mailbox import (
+    delete_messages,
+    list_messages,
+    message_not_found,
+    read_message,
+    read_raw,
+)
 from simulator.models import Message
 from simulator.pages import inbox_page, message_page
 
@@ -28,7 +33,7 @@ class DeleteIn(BaseModel):
 def _get(session: Session, message_id: str) -> Message:
     row = session.get(Message, message_id)
     if row is None:
-        raise NotFoundError(f"message '{message_id}' not found")
+        raise message_not_found(message_id)
     return row
 
 
@@ -38,8 +43,8 @@ def messages(
     limit: int = Query(default=50, ge=1, le=1000),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
-    with db.reading() as session:
-        return list_messages(session, start=start, limit=limit)
+    with db.reading_connection() as connection:
+        return list_messages(connection, start=start, limit=limit)
 
 
 @api.delete("/messages", response_class=PlainTextResponse)
@@ -56,20 +61,20 @@ def search(
     limit: int = Query(default=50, ge=1, le=1000),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
-    with db.reading() as session:
-        return list_messages(session, start=start, limit=limit, query=query)
+    with db.reading_connection() as connection:
+        return list_messages(connection, start=start, limit=limit, query=query)
 
 
 @api.get("/message/{message_id}")
 def message(message_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
-    with db.reading() as session:
-        return detail(_get(session, message_id))
+    with db.reading_connection() as connection:
+        return read_message(connection, message_id)
 
 
 @api.get("/message/{message_id}/raw")
 def raw(message_id: str, db: Database = Depends(get_db)) -> Response:
-    with db.reading() as session:
-        source = _get(session, message_id).raw
+    with db.reading_connection() as connection:
+        source = read_raw(connection, message_id)
     return Response(source, media_type="text/plain; charset=utf-8")
 
 

@@ -2,14 +2,14 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session, object_session
 
-from simulator.deletion import recordings_count
 from simulator.deletion_models import DeletionRecord, Recording
 from simulator.errors import NotFoundError
-from simulator.models import Extension, Tenant, User
+from simulator.models import AnyRow, Extension, Tenant, User, table
 from simulator.schemas import (
     Access,
     ExtensionIn,
@@ -25,56 +25,129 @@ from simulator.schemas import (
 )
 
 
+def tenant_not_found(tenant_id: str) -> NotFoundError:
+    return NotFoundError(f"tenant '{tenant_id}' not found")
+
+
 def get_tenant(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFoundError(f"tenant '{tenant_id}' not found")
+        raise tenant_not_found(tenant_id)
     return tenant
-
-
-def list_tenants(session: Session) -> Sequence[Tenant]:
-    return session.scalars(select(Tenant).order_by(Tenant.id)).all()
 
 
 def tenant_settings(tenant: Tenant) -> TenantSettings:
     return TenantSettings.model_validate(tenant.settings or {})
 
 
-def tenant_out(tenant: Tenant) -> TenantOut:
+# A tenant as the API shows it, in one statement: its columns and what it stores (correlated
+# counts). Built once: building a statement costs more than running it, and this is the GET
+# every procedure polls.
+_T, _U, _E = table(Tenant), table(User), table(Extension)
+_R, _D = table(Recording), table(DeletionRecord)
+
+
+def _count(table: Any, *criteria: Any) -> Any:
+    return select(func.count()).select_from(table).where(*criteria).scalar_subquery()
+
+
+_VIEW = select(
+    _T.c.id,
+    _T.c.name,
+    _T.c.country,
+    _T.c.timezone,
+    _T.c.service_state,
+    _T.c.portal_url,
+    _T.c.sip_domain,
+    _T.c.billing_active,
+    _T.c.usage_minutes,
+    _T.c.settings,
+    _count(_U, _U.c.tenant_id == _T.c.id).label("users"),
+    _count(_E, _E.c.tenant_id == _T.c.id).label("extensions"),
+    _count(_E, _E.c.tenant_id == _T.c.id, _E.c.registered).label("extensions_registered"),
+    _count(_R, _R.c.tenant_id == _T.c.id).label("recordings"),
+    select(_D.c.completed_at).where(_D.c.tenant_id == _T.c.id).scalar_subquery().label("deleted"),
+)
+_ONE = _VIEW.where(_T.c.id == bindparam("tenant_id"))
+_ALL = _VIEW.order_by(_T.c.id)
+_EXISTS = select(_T.c.id).where(_T.c.id == bindparam("tenant_id"))
+_USERS = (
+    select(_U.c.id, _U.c.name, _U.c.email, _U.c.roles)
+    .where(_U.c.tenant_id == bindparam("tenant_id"))
+    .order_by(_U.c.id)
+)
+_EXTENSIONS = (
+    select(_E.c.number, _E.c.user_id, _E.c.registered)
+    .where(_E.c.tenant_id == bindparam("tenant_id"))
+    .order_by(_E.c.number)
+)
+
+
+def _view(row: AnyRow) -> TenantOut:
     # Access is visible only on an active service: that is what "deactivated" means to a customer.
-    active = tenant.service_state == ServiceState.ACTIVE
-    session = object_session(tenant)
-    assert session is not None, "tenant_out needs a tenant attached to a session"
-    record = session.get(DeletionRecord, tenant.id)
-    access = Access(portal_url=tenant.portal_url, sip_domain=tenant.sip_domain) if active else None
+    active = row.service_state == ServiceState.ACTIVE
+    access = Access(portal_url=row.portal_url, sip_domain=row.sip_domain) if active else None
     return TenantOut(
-        id=tenant.id,
-        name=tenant.name,
-        country=tenant.country,
-        timezone=tenant.timezone,
+        id=row.id,
+        name=row.name,
+        country=row.country,
+        timezone=row.timezone,
         service=Service(
-            state=ServiceState(tenant.service_state),
+            state=ServiceState(row.service_state),
             access=access,
-            billing_active=tenant.billing_active,
-            usage_minutes=tenant.usage_minutes,
+            billing_active=row.billing_active,
+            usage_minutes=row.usage_minutes,
         ),
-        settings=tenant_settings(tenant),
+        settings=TenantSettings.model_validate(row.settings or {}),
         data=StoredData(
-            users=len(tenant.users),
-            extensions=len(tenant.extensions),
-            extensions_registered=sum(1 for ext in tenant.extensions if ext.registered),
-            recordings=recordings_count(session, tenant.id),
+            users=row.users,
+            extensions=row.extensions,
+            extensions_registered=row.extensions_registered,
+            recordings=row.recordings,
         ),
-        deleted_at=record.completed_at if record else None,
+        deleted_at=row.deleted,
     )
 
 
-def user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, name=user.name, email=user.email, roles=list(user.roles))
+def read_tenant(connection: Connection, tenant_id: str) -> TenantOut:
+    row = connection.execute(_ONE, {"tenant_id": tenant_id}).first()
+    if row is None:
+        raise tenant_not_found(tenant_id)
+    return _view(row)
 
 
-def extension_out(ext: Extension) -> ExtensionOut:
-    return ExtensionOut(number=ext.number, user_id=ext.user_id, registered=ext.registered)
+def read_tenants(connection: Connection) -> list[TenantOut]:
+    return [_view(row) for row in connection.execute(_ALL)]
+
+
+def _tenant_rows(connection: Connection, query: Any, tenant_id: str) -> Sequence[AnyRow]:
+    rows = connection.execute(query, {"tenant_id": tenant_id}).all()
+    if not rows and connection.execute(_EXISTS, {"tenant_id": tenant_id}).first() is None:
+        raise tenant_not_found(tenant_id)
+    return rows
+
+
+def read_users(connection: Connection, tenant_id: str, role: str | None = None) -> list[UserOut]:
+    return [
+        UserOut(id=row.id, name=row.name, email=row.email, roles=list(row.roles))
+        for row in _tenant_rows(connection, _USERS, tenant_id)
+        if role is None or role in row.roles
+    ]
+
+
+def read_extensions(connection: Connection, tenant_id: str) -> list[ExtensionOut]:
+    return [
+        ExtensionOut(number=row.number, user_id=row.user_id, registered=row.registered)
+        for row in _tenant_rows(connection, _EXTENSIONS, tenant_id)
+    ]
+
+
+def tenant_out(tenant: Tenant) -> TenantOut:
+    """The tenant as the API shows it, including the session's pending changes."""
+    session = object_session(tenant)
+    assert session is not None, "tenant_out needs a tenant attached to a session"
+    session.flush()
+    return read_tenant(session.connection(), tenant.id)
 
 
 def default_access(tenant_id: str) -> tuple[str, str]:

@@ -9,36 +9,42 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from simulator.deletion import complete_deletion, record_request
 from simulator.errors import ConflictError, NotFoundError
-from simulator.models import Job, Tenant
-from simulator.schemas import CallbackOut, JobAccepted, JobOut, ServiceState
-from simulator.tenants import get_tenant, tenant_settings
+from simulator.models import Extension, Job, Tenant, table
+from simulator.schemas import CallbackOut, JobAccepted, JobOut, ServiceState, TenantSettings
+from simulator.tenants import get_tenant, tenant_not_found
 
 RUNNING, DONE, CANCELLED = "running", "done", "cancelled"
 # A callback waits for its job to end, is pending until delivered, and fails after the last try.
 CALLBACK_WAITING, CALLBACK_PENDING = "waiting", "pending"
 CALLBACK_DELIVERED, CALLBACK_FAILED = "delivered", "failed"
 
-
-def _deregister_extensions(session: Session, tenant: Tenant, now: datetime) -> None:
-    # Deactivation stops calls but keeps the configuration: extensions stay, unregistered, and
-    # billing is deliberately left alone (that is the customer's contract, not the service's).
-    for ext in tenant.extensions:
-        ext.registered = False
+# Starting and completing jobs run plain statements, built once: they are the platform's busiest
+# writes, and the ORM's bookkeeping (loads, unit of work) cost more than the statements.
+_T, _E, _J = table(Tenant), table(Extension), table(Job)
 
 
-def _register_extensions(session: Session, tenant: Tenant, now: datetime) -> None:
-    for ext in tenant.extensions:
-        ext.registered = True
+def _registering(registered: bool) -> Callable[[Connection, str, datetime], None]:
+    statement = (
+        update(_E).where(_E.c.tenant_id == bindparam("tenant")).values(registered=registered)
+    )
+
+    def set_all(connection: Connection, tenant_id: str, now: datetime) -> None:
+        connection.execute(statement, {"tenant": tenant_id})
+
+    return set_all
 
 
-def _record_deletion(session: Session, tenant: Tenant, job: Job, now: datetime) -> None:
-    record_request(session, tenant, job.id, now)
+# Deactivation stops calls but keeps the configuration: extensions stay, unregistered, and
+# billing is deliberately left alone (that is the customer's contract, not the service's).
+_deregister_extensions = _registering(False)
+_register_extensions = _registering(True)
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,10 @@ class Transition:
     duration_setting: str
     # Completes "only <...>" in a 409's sentence.
     requirement: str
-    on_complete: Callable[[Session, Tenant, datetime], None]
-    on_start: Callable[[Session, Tenant, Job, datetime], None] | None = None
+    # (connection, tenant id, now): the tenant's resources on completion.
+    on_complete: Callable[[Connection, str, datetime], None]
+    # (connection, tenant id, job id, now)
+    on_start: Callable[[Connection, str, str, datetime], None] | None = None
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -84,79 +92,121 @@ TRANSITIONS: dict[str, Transition] = {
             duration_setting="deletion_seconds",
             requirement="an active or deactivated service can be deleted",
             on_complete=complete_deletion,
-            on_start=_record_deletion,
+            on_start=record_request,
         ),
     )
 }
 
+_NOW = bindparam("now", type_=_T.c.updated_at.type)
+_TENANT = select(_T.c.service_state, _T.c.settings).where(_T.c.id == bindparam("tenant"))
+# A conditional update, so two concurrent requests can never both start a job.
+_START = {
+    t.kind: update(_T)
+    .where(_T.c.id == bindparam("tenant"), _T.c.service_state.in_([s.value for s in t.from_states]))
+    .values(service_state=t.transient_state.value, updated_at=_NOW)
+    for t in TRANSITIONS.values()
+}
+_FINISH = {
+    t.kind: update(_T)
+    .where(_T.c.id == bindparam("tenant"))
+    .values(service_state=t.target_state.value, updated_at=_NOW)
+    for t in TRANSITIONS.values()
+}
+_NEW_JOB = insert(_J)
+_JOB_DONE = (
+    update(_J)
+    .where(_J.c.id == bindparam("job"))
+    .values(status=DONE, finished_at=bindparam("now", type_=_J.c.finished_at.type))
+)
+_JOB_DONE_CALLBACK = _JOB_DONE.values(
+    callback_state=CALLBACK_PENDING,
+    callback_next_at=bindparam("now", type_=_J.c.callback_next_at.type),
+)
+_DUE = (
+    select(_J.c.id, _J.c.kind, _J.c.tenant_id, _J.c.callback_url)
+    .where(
+        _J.c.status == RUNNING,
+        _J.c.due_at.is_not(None),
+        _J.c.due_at <= bindparam("now", type_=_J.c.due_at.type),
+    )
+    .order_by(_J.c.due_at)
+)
+_ANY_DUE = _DUE.with_only_columns(_J.c.id).limit(1)
+
 
 def start_transition(
-    session: Session, tenant_id: str, kind: str, callback_url: str | None, now: datetime
+    connection: Connection, tenant_id: str, kind: str, callback_url: str | None, now: datetime
 ) -> JobAccepted:
     transition = TRANSITIONS[kind]
-    tenant = get_tenant(session, tenant_id)
-    # A conditional update, so two concurrent requests can never both start a job.
-    moved = session.execute(
-        update(Tenant)
-        .where(
-            Tenant.id == tenant_id,
-            Tenant.service_state.in_([state.value for state in transition.from_states]),
-        )
-        .values(service_state=transition.transient_state.value, updated_at=now)
-        .execution_options(synchronize_session="fetch")
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(tenant)
+    tenant = connection.execute(_TENANT, {"tenant": tenant_id}).first()
+    if tenant is None:
+        raise tenant_not_found(tenant_id)
+    if connection.execute(_START[kind], {"tenant": tenant_id, "now": now}).rowcount != 1:
+        # Read again: the state that refused the update, not the one read before it.
+        state = connection.execute(_TENANT, {"tenant": tenant_id}).one().service_state
         raise ConflictError(
-            f"service of tenant '{tenant_id}' is {tenant.service_state}; "
-            f"only {transition.requirement}"
+            f"service of tenant '{tenant_id}' is {state}; only {transition.requirement}"
         )
-    seconds = getattr(tenant_settings(tenant), transition.duration_setting)
-    job = Job(
-        id=f"job-{secrets.token_hex(8)}",
-        kind=kind,
-        tenant_id=tenant_id,
-        status=RUNNING,
-        created_at=now,
-        due_at=None if seconds is None else now + timedelta(seconds=seconds),
-        callback_url=callback_url,
-        callback_state=CALLBACK_WAITING if callback_url else None,
+    settings = TenantSettings.model_validate(tenant.settings or {})
+    seconds = getattr(settings, transition.duration_setting)
+    job_id = f"job-{secrets.token_hex(8)}"
+    due_at = None if seconds is None else now + timedelta(seconds=seconds)
+    connection.execute(
+        _NEW_JOB,
+        {
+            "id": job_id,
+            "kind": kind,
+            "tenant_id": tenant_id,
+            "status": RUNNING,
+            "created_at": now,
+            "due_at": due_at,
+            "callback_url": callback_url,
+            "callback_state": CALLBACK_WAITING if callback_url else None,
+        },
     )
-    session.add(job)
     if transition.on_start is not None:
-        transition.on_start(session, tenant, job, now)
+        transition.on_start(connection, tenant_id, job_id, now)
     return JobAccepted(
-        job_id=job.id,
+        job_id=job_id,
         kind=kind,
         tenant_id=tenant_id,
         state=transition.transient_state,
-        due_at=job.due_at,
+        due_at=due_at,
     )
 
 
-def complete_job(session: Session, job: Job, now: datetime) -> None:
+class RunningJob(Protocol):
+    """What completing a job needs of it: a ``Job`` or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def callback_url(self) -> str | None: ...
+
+
+def complete_job(connection: Connection, job: RunningJob, now: datetime) -> None:
     """Finish a running job: the tenant reaches the target state and a callback is queued."""
     transition = TRANSITIONS[job.kind]
-    job.status = DONE
-    job.finished_at = now
-    tenant = session.get(Tenant, job.tenant_id)
-    if tenant is not None:
-        tenant.service_state = transition.target_state.value
-        tenant.updated_at = now
-        transition.on_complete(session, tenant, now)
-    if job.callback_url:
-        job.callback_state = CALLBACK_PENDING
-        job.callback_next_at = now
+    connection.execute(
+        _JOB_DONE_CALLBACK if job.callback_url else _JOB_DONE, {"job": job.id, "now": now}
+    )
+    moved = connection.execute(_FINISH[job.kind], {"tenant": job.tenant_id, "now": now})
+    if moved.rowcount:  # the tenant may be gone
+        transition.on_complete(connection, job.tenant_id, now)
 
 
-def complete_due_jobs(session: Session, now: datetime) -> list[str]:
-    due = session.scalars(
-        select(Job)
-        .where(Job.status == RUNNING, Job.due_at.is_not(None), Job.due_at <= now)
-        .order_by(Job.due_at)
-    ).all()
+def any_due_job(connection: Connection, now: datetime) -> bool:
+    return connection.execute(_ANY_DUE, {"now": now}).first() is not None
+
+
+def complete_due_jobs(connection: Connection, now: datetime) -> list[str]:
+    due = connection.execute(_DUE, {"now": now}).all()
     for job in due:
-        complete_job(session, job, now)
+        complete_job(connection, job, now)
     return [job.id for job in due]
 
 
@@ -173,7 +223,9 @@ def complete_tenant_jobs(session: Session, tenant_id: str, now: datetime) -> lis
     get_tenant(session, tenant_id)
     jobs = list(running_jobs(session, tenant_id))
     for job in jobs:
-        complete_job(session, job, now)
+        complete_job(session.connection(), job, now)
+    # The statements changed rows behind the session's back: reload what is read next.
+    session.expire_all()
     return jobs
 
 
@@ -210,7 +262,8 @@ def job_out(job: Job) -> JobOut:
     )
 
 
-def callback_payload(job: Job) -> dict[str, str]:
+def callback_payload(job: Any) -> dict[str, str]:
+    """The body of a job's callback; ``job`` is a ``Job`` or a row with its columns."""
     if job.kind not in TRANSITIONS:
         # Events of other platform areas (mobile-line phone events) carry their own body.
         return dict(job.payload or {})
