@@ -77,7 +77,7 @@ bench-suite: install
 .PHONY: test-chaos codec-server
 
 test-chaos: install
-	$(BIN)/pytest -m chaos tests/chaos -p no:warnings -s --timeout 1800
+	$(BIN)/pytest -m chaos tests/chaos -n 0 -p no:warnings -s --timeout 1800
 
 # The codec server the Temporal UI decodes encrypted payloads through (PBXOPS_PAYLOAD_KEY and
 # PBXOPS_CODEC_SERVER_TOKEN must be set; see docs/security.md).

@@ -1,8 +1,9 @@
 """Suite time (issue 8, benchmark 5): wall time of the whole test suite and of its eSIM tests.
 
 Runs ``.venv/bin/pytest -q -p no:warnings --durations=0`` (what ``make test`` runs, minus the
-install step and the warnings summary) once, timed, and reads pytest's per-test durations
-(setup + call + teardown) to name the longest eSIM test and the 90-day ones. Session fixtures
+install step and the warnings summary; pyproject's addopts spread the files over two workers)
+once, timed, and reads pytest's per-test durations (setup + call + teardown) to name the longest
+eSIM test and the 90-day ones. Session fixtures
 (the time-skipping server, the e2e stack) are paid in the setup of the first test that uses them.
 
     .venv/bin/python -m bench.suite
