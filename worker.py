@@ -49,6 +49,10 @@ def platform_client(settings: Settings) -> httpx.AsyncClient:
         base_url=settings.platform_url,
         headers={"Authorization": f"Bearer {token}"},
         timeout=settings.http_timeout_seconds,
+        limits=httpx.Limits(
+            max_connections=settings.http_max_connections,
+            max_keepalive_connections=settings.http_max_connections,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ resends the same Message-ID, and the mail store drops it (the simulator does, as
 ``--ignore-duplicate-ids``). Every recipient is in one message so a retry never splits a fan-out.
 """
 
+import socket
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
 
@@ -33,6 +34,7 @@ class SmtpSender:
         password: str | None = None,
         start_tls: bool = False,
         timeout: float = 10.0,
+        local_hostname: str | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -40,6 +42,9 @@ class SmtpSender:
         self._password = password
         self._start_tls = start_tls
         self._timeout = timeout
+        # The name given in EHLO. Left out, aiosmtplib looks up this host's FQDN (a DNS query, in
+        # a thread) for every message; one lookup per process is enough.
+        self._local_hostname = local_hostname or socket.getfqdn()
 
     async def send(self, message: MimeMessage) -> None:
         await aiosmtplib.send(
@@ -50,6 +55,7 @@ class SmtpSender:
             password=self._password,
             start_tls=self._start_tls,
             timeout=self._timeout,
+            local_hostname=self._local_hostname,
         )
 
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     platform_url: str = "http://127.0.0.1:8080"
     platform_token: SecretStr = SecretStr("pbxops-dev-token")
     http_timeout_seconds: float = 10.0
+    # Connections to the platform, all kept alive; more concurrent requests wait for one. httpx
+    # checks every pooled connection before each request, so a pool sized for a burst (its
+    # default: 100) costs CPU on every request afterwards.
+    http_max_connections: int = Field(default=20, ge=1)
 
     # Outgoing mail.
     smtp_host: str = "127.0.0.1"
