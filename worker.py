@@ -36,7 +36,7 @@ from runtime.callback_receiver import (
 from runtime.logging import configure_logging
 from runtime.number_systems import OperatorSystems
 from runtime.sandbox import workflow_runner
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings, settings_or_exit
 from runtime.temporal import TemporalUnreachable, connect
 from workflows.registry import ALL_WORKFLOWS
 
@@ -193,7 +193,7 @@ def main() -> None:
     # files (PYTHONDONTWRITEBYTECODE is common on dev machines) that means compiling the source
     # every time. The worker always wants the bytecode cache.
     sys.dont_write_bytecode = False
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
 
     async def _main() -> None:

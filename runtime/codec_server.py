@@ -32,7 +32,7 @@ from temporalio.converter import PayloadCodec
 
 from runtime.codec import codec_from_settings
 from runtime.logging import configure_logging
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings, settings_or_exit
 
 log = structlog.get_logger("pbxops.codec_server")
 
@@ -126,7 +126,7 @@ def create_codec_app(codec: PayloadCodec, token: str, allowed_origins: list[str]
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
     codec = codec_from_settings(settings)
     if codec is None:

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from runtime.settings import get_settings
+from runtime.settings import settings_or_exit
 
 
 def _port_open(address: str) -> bool:
@@ -23,7 +23,7 @@ def _port_open(address: str) -> bool:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     checks = {
         "Temporal": lambda: _port_open(settings.temporal_address),
         "simulator": lambda: httpx.get(f"{settings.platform_url}/healthz", timeout=1).is_success,

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -133,6 +133,32 @@ def secrets_dir() -> Path | None:
     return configured if configured.is_dir() else None
 
 
+class SettingsInvalid(Exception):
+    """A ``PBXOPS_*`` value that does not validate. The message is one line naming each variable
+    and its rule, never the value: it may be a secret."""
+
+
+def describe(err: ValidationError) -> str:
+    problems = []
+    for problem in err.errors():
+        name = "PBXOPS_" + "_".join(str(part) for part in problem["loc"]).upper()
+        problems.append(f"{name}: {problem['msg'].removeprefix('Value error, ')}")
+    return "bad setting " + "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once per process; SettingsInvalid when one does not validate."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise SettingsInvalid(describe(err)) from None
+
+
+def settings_or_exit() -> Settings:
+    """For a long-running process's entry point: a bad setting ends it with one line on stderr
+    and exit code 1, before anything starts."""
+    try:
+        return get_settings()
+    except SettingsInvalid as err:
+        raise SystemExit(f"error: {err}") from None

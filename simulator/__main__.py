@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from pydantic import ValidationError
 
 from simulator.app import create_app
 from simulator.db import Database
@@ -75,7 +76,15 @@ def _settings(args: argparse.Namespace) -> SimulatorSettings:
     overrides: dict[str, Any] = {
         name: getattr(args, name) for name in names if getattr(args, name, None) is not None
     }
-    return SimulatorSettings(**overrides)
+    try:
+        return SimulatorSettings(**overrides)
+    except ValidationError as err:
+        # One line naming each variable and its rule, as the worker does for PBXOPS_*.
+        problems = (
+            f"SIMULATOR_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+            for problem in err.errors()
+        )
+        raise SystemExit(f"error: bad setting {'; '.join(problems)}") from None
 
 
 def serve(settings: SimulatorSettings, *, with_seed: bool = False) -> int:

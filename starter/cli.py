@@ -18,7 +18,7 @@ from contracts.pbx import TransitionKind
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 from runtime.search_attributes import register_search_attributes
-from runtime.settings import get_settings
+from runtime.settings import SettingsInvalid, get_settings
 from runtime.temporal import TemporalUnreachable, connect
 from starter import deletion, number_removal, render
 from starter.errors import OperatorError
@@ -283,7 +283,7 @@ def _main(args: list[str] | None = None) -> None:
     try:
         # Not standalone: usage errors come back here instead of typer's multi-line box.
         code = app(args, prog_name="pbxops", standalone_mode=False)
-    except (OperatorError, TemporalUnreachable) as err:
+    except (OperatorError, SettingsInvalid, TemporalUnreachable) as err:
         render.error(str(err))
         raise SystemExit(1) from None
     except UsageError as err:
