@@ -31,7 +31,8 @@ async def worker(
         task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
         activities=activities,
-        workflow_runner=workflow_runner(),
+        # Strict: the helpers run inside the sandbox too, so a restricted call in one fails here.
+        workflow_runner=workflow_runner(strict=True),
     ):
         yield task_queue
 
