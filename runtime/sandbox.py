@@ -9,8 +9,9 @@ Passed through instead (imported once per process, shared by all workflows):
 
 - the contracts and their libraries: pure data code;
 - the workflow helpers (``HELPERS``): stateless functions, constants and classes whose instances
-  each workflow makes for itself; ``tests/test_sandbox.py`` fails if one gains module state. With
-  10,000 eSIM lines pending on one worker this saved 9 MB of a 159 MB worker (docs/benchmarks.md).
+  each workflow makes for itself; ``tests/workflows/test_sandbox.py`` fails if one gains module
+  state. About 30 KB per cached workflow: 6-9 MB of a worker holding 10,000 pending eSIM lines in
+  160 MB before (docs/benchmarks.md, section 3).
 
 Passing the helpers through also takes them out of the sandbox's restrictions, so the workflow tests
 run them inside the sandbox instead (``workflow_runner(strict=True)``), where a restricted call in
