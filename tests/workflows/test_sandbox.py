@@ -5,7 +5,8 @@ import dataclasses
 import importlib
 import uuid
 from datetime import datetime, timedelta
-from types import FunctionType, ModuleType
+from functools import lru_cache
+from types import BuiltinFunctionType, FunctionType, ModuleType
 from typing import TypeVar
 
 import pytest
@@ -22,21 +23,23 @@ IMMUTABLE = (str, bytes, int, float, bool, type(None), timedelta, datetime, tupl
 
 def _is_shared_state(value: object) -> bool:
     """Something one workflow could change and another then see."""
-    if isinstance(value, (*IMMUTABLE, ModuleType, FunctionType, TypeVar)):
+    if isinstance(value, (*IMMUTABLE, ModuleType, FunctionType, BuiltinFunctionType, TypeVar)):
         return False
     if isinstance(value, type):
         # Its class attributes; one imported from elsewhere is that module's business.
         return value.__module__ in HELPERS and any(
             _is_shared_state(v) for k, v in vars(value).items() if not k.startswith("__")
         )
+    if isinstance(value, classmethod | staticmethod):
+        return _is_shared_state(value.__func__)
+    if isinstance(value, property):
+        return False
     if dataclasses.is_dataclass(value) and value.__dataclass_params__.frozen:  # type: ignore[union-attr]
         return False
     # Retry policies are handed to the SDK, which only reads them; nothing in the workflows may
     # assign to one (ruff/mypy would not catch it, so this list stays short).
-    if isinstance(value, RetryPolicy):
-        return False
-    # classmethod, staticmethod, property and such on a class
-    return not callable(value) and not isinstance(value, classmethod | staticmethod | property)
+    # Anything else is state: a list, a dict, a logger, a cache (an lru_cache'd function too).
+    return not isinstance(value, RetryPolicy)
 
 
 @pytest.mark.parametrize("name", HELPERS)
@@ -62,6 +65,7 @@ def test_the_state_check_bites():
     assert _is_shared_state([]) and _is_shared_state({}) and _is_shared_state(set())
     assert _is_shared_state(Registry)
     assert _is_shared_state(dataclasses.make_dataclass("Open", [("x", int)])(1))
+    assert _is_shared_state(lru_cache(maxsize=8)(len))
     assert not _is_shared_state(timedelta(days=1)) and not _is_shared_state(RetryPolicy())
 
 
@@ -78,9 +82,7 @@ class ProbeHelperModule:
 async def test_helpers_are_shared_by_the_worker_and_sandboxed_in_the_tests(
     time_skipping_env: WorkflowEnvironment, monkeypatch, strict, seen
 ):
-    monkeypatch.setattr(
-        importlib.import_module("workflows.sla"), "PROBE", "the worker's module", raising=False
-    )
+    monkeypatch.setattr(sla, "PROBE", "the worker's module", raising=False)
     task_queue = f"tq-{uuid.uuid4()}"
     async with Worker(
         time_skipping_env.client,
