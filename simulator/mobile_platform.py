@@ -35,7 +35,7 @@ from simulator.mobile_models import (
     MobileOrg,
 )
 from simulator.models import Job, Tenant, User, table
-from simulator.tenants import get_tenant, tenant_not_found
+from simulator.tenants import get_tenant, require_tenant
 from simulator.transitions import CALLBACK_PENDING, DONE
 
 PENDING, ONLINE, OFFLINE, DELETED = "pending_activation", "online", "offline", "deleted"
@@ -186,7 +186,7 @@ def get_org(session: Session, tenant_id: str) -> MobileOrg:
 
 # Plain statements, built once, for what provisioning a line and issuing its code read and write
 # (every eSIM line runs both): the ORM's loads and unit of work cost more than the statements.
-_T, _U, _O = table(Tenant), table(User), table(MobileOrg)
+_U, _O = table(User), table(MobileOrg)
 _D, _C = table(MobileDevice), table(ActivationCode)
 _USED = (
     select(func.count())
@@ -200,7 +200,6 @@ _POOL = select(
 _ORG_SETTINGS = select(_O.c.smdp_address, _O.c.suppress_emails).where(
     _O.c.tenant_id == bindparam("tenant")
 )
-_TENANT_EXISTS = select(_T.c.id).where(_T.c.id == bindparam("tenant"))
 _USER = select(_U.c.name, _U.c.email).where(
     _U.c.tenant_id == bindparam("tenant"), _U.c.id == bindparam("user")
 )
@@ -339,8 +338,7 @@ def create_device(
     """Assign a licence from the pool to the user: (device, created). Idempotent by device id."""
     tenant_id, user_id = spec.tenant_id, spec.user_id
     connection = session.connection()
-    if connection.execute(_TENANT_EXISTS, {"tenant": tenant_id}).first() is None:
-        raise tenant_not_found(tenant_id)
+    require_tenant(connection, tenant_id)
     if connection.execute(_USER, {"tenant": tenant_id, "user": user_id}).first() is None:
         raise NotFoundError(f"user '{user_id}' not found in tenant '{tenant_id}'")
     existing = session.get(MobileDevice, device_id)

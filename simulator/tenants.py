@@ -120,10 +120,16 @@ def read_tenants(connection: Connection) -> list[TenantOut]:
     return [_view(row) for row in connection.execute(_ALL)]
 
 
+def require_tenant(connection: Connection, tenant_id: str) -> None:
+    """NotFoundError unless the tenant exists; one indexed read, no ORM load."""
+    if connection.execute(_EXISTS, {"tenant_id": tenant_id}).first() is None:
+        raise tenant_not_found(tenant_id)
+
+
 def _tenant_rows(connection: Connection, query: Any, tenant_id: str) -> Sequence[AnyRow]:
     rows = connection.execute(query, {"tenant_id": tenant_id}).all()
-    if not rows and connection.execute(_EXISTS, {"tenant_id": tenant_id}).first() is None:
-        raise tenant_not_found(tenant_id)
+    if not rows:  # none, or no such tenant
+        require_tenant(connection, tenant_id)
     return rows
 
 

@@ -55,6 +55,9 @@ def test_pool_assigns_and_returns_licences(sim: SimulatorProcess, make_tenant: M
     assert "already has mobile line" in twice.json()["detail"]
     unknown = _device(sim.client, f"md-{uid}-4", uid, "nobody")
     assert unknown.status_code == 404
+    no_tenant = _device(sim.client, f"md-{uid}-5", f"{uid}-gone", "u1")
+    assert no_tenant.status_code == 404
+    assert no_tenant.json()["detail"] == f"tenant '{uid}-gone' not found"
 
     deleted = sim.client.delete(f"/pbx/mobile/devices/md-{uid}-1").json()
     assert deleted["device"]["status"] == "deleted" and deleted["licences_available"] == 1
