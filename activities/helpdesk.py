@@ -23,8 +23,9 @@ class HelpdeskActivities:
     @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
     async def open_ticket(self, ticket: OpenTicket) -> Ticket:
         """Open one ticket per escalation: a retry replays the same key and gets the same ticket."""
-        namespace, workflow_id, _ = workflow_of_activity()
-        link = workflow_url(self._ui_url, namespace, workflow_id)
+        namespace, workflow_id, run_id = workflow_of_activity()
+        # The run that opened the ticket, not whichever reuses the workflow id later.
+        link = workflow_url(self._ui_url, namespace, workflow_id, run_id)
         body = await request(
             self._client,
             "POST",

@@ -28,6 +28,7 @@ from contracts.deletion import (
     WithdrawRequest,
 )
 from contracts.procedures import Procedure
+from contracts.wording import plural
 from runtime.settings import get_settings
 from runtime.temporal import connect
 from starter import render
@@ -109,7 +110,8 @@ async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
         return
     render.started(started)
     render.out.print(
-        f"  the confirmation code went to {current.admins_notified} Admin(s) of {tenant_id}; "
+        f"  the confirmation code went to {plural(current.admins_notified, 'Admin')} of "
+        f"{tenant_id}; "
         f"valid until {_local(current.code_expires_at, tenant['timezone'])}"
     )
     render.out.print(
@@ -162,7 +164,7 @@ async def confirm(
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
     answer = await _update(procedures, workflow_id, "confirm", ConfirmCode(code=code))
     current = await _deadline_set(procedures.handle(workflow_id))
-    url = procedures.url(workflow_id)
+    url = await procedures.current_url(workflow_id)
     if not as_json:
         render.out.print(f"[bold red]{answer.message}[/]")
         render.out.print(
@@ -208,11 +210,12 @@ async def cancel(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     procedures = Procedures(await connect(settings), settings)
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
     answer = await _update(procedures, workflow_id, "withdraw", WithdrawRequest())
+    url = await procedures.current_url(workflow_id)
     if as_json:
-        render.emit_json({"answer": answer, "url": procedures.url(workflow_id)})
+        render.emit_json({"answer": answer, "url": url})
     else:
         render.out.print(answer.message)
-        render.link(procedures.url(workflow_id))
+        render.link(url)
 
 
 async def _update(procedures: Procedures, workflow_id: str, name: str, arg: Any) -> Answer:

@@ -51,6 +51,7 @@ from contracts.mobile import (
     activation_instructions,
 )
 from contracts.procedures import Procedure
+from contracts.wording import plural
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 from starter import render
@@ -223,12 +224,11 @@ async def _wait_for_first_code(
             try:  # it closed without a code
                 await handle.result()
             except WorkflowFailureError as err:
-                raise OperatorError(
-                    f"provisioning failed: {failure_message(err)} ({procedures.url(handle.id)})"
-                ) from err
+                url = procedures.url(handle.id, handle.result_run_id)
+                raise OperatorError(f"provisioning failed: {failure_message(err)} ({url})") from err
     raise OperatorError(
         f"the line's workflow did not issue a code within {within:.0f}s (is the worker "
-        f"running?); follow it at {procedures.url(handle.id)}"
+        f"running?); follow it at {procedures.url(handle.id, handle.result_run_id)}"
     )
 
 
@@ -404,9 +404,9 @@ async def provision(
         )
     except WorkflowAlreadyStartedError as err:  # a random id: only a retry of this very command
         raise OperatorError(
-            f"{workflow_id} is already running: {procedures.url(workflow_id)}"
+            f"{workflow_id} is already running: {procedures.url(workflow_id, err.run_id)}"
         ) from err
-    url = procedures.url(workflow_id)
+    url = procedures.url(workflow_id, handle.result_run_id)
     if not as_json:
         render.out.print(f"[bold green]started[/] mobile line  [bold]{workflow_id}[/]")
         render.link(url, "  watch it in Temporal")
@@ -424,7 +424,7 @@ async def provision(
     if not as_json:
         render.out.print(
             f"device [bold]{payload.device_id}[/] (line {current.number}) assigned to user "
-            f"{user}; {pool['licences_available'] - 1} licence(s) left in the pool"
+            f"{user}; {plural(pool['licences_available'] - 1, 'licence')} left in the pool"
         )
     await _report_code(
         outcome,
@@ -448,7 +448,7 @@ async def _code_update(name: str, device: str, as_json: bool, png: Path | None, 
         outcome = await handle.execute_update(name, CodeRequest(), result_type=CodeOutcome)
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err
-    url = Procedures(client, settings).url(handle.id)
+    url = await Procedures(client, settings).current_url(handle.id)
     await _report_code(
         outcome, settings, url, as_json=as_json, png=png, qr=qr, extra={"workflow_id": handle.id}
     )
@@ -496,7 +496,7 @@ async def delete(
         )
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err
-    url = Procedures(client, settings).url(handle.id)
+    url = await Procedures(client, settings).current_url(handle.id)
     if as_json:
         render.emit_json({"workflow_id": handle.id, "url": url, "result": result})
         return
@@ -525,7 +525,7 @@ async def status(device: DeviceOpt, as_json: JsonOpt = False) -> None:
             raise OperatorError(f"no mobile line with device id '{device}'") from err
         raise
     current = await _status(handle)
-    url = Procedures(client, settings).url(handle.id)
+    url = await Procedures(client, settings).current_url(handle.id)
     execution = (described.status.name.lower() if described.status else "unknown").replace("_", " ")
     if as_json:
         render.emit_json({"status": current, "execution": execution, "url": url})
@@ -615,13 +615,23 @@ async def list_lines(
     if as_json:
         render.emit_json({"pool": pool, "devices": lines})
         return
-    table = Table(
-        title=f"Mobile lines of {tenant}: {pool['licences_used']} of {pool['licences_total']} "
-        f"licences in use",
-        title_justify="left",
+    lines_table(tenant, pool, lines)
+    if pool["suppress_emails"]:
+        render.out.print("[yellow]this organisation suppresses emails[/]: codes go to the operator")
+
+
+def lines_table(tenant: str, pool: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    table = render.table(
+        f"Mobile lines of {tenant}: {pool['licences_used']} of "
+        f"{plural(pool['licences_total'], 'licence')} in use"
     )
-    for column in ("device", "user", "number", "status", "code", "expires", "last event"):
-        table.add_column(column, overflow="fold")
+    table.add_column("device", overflow="fold", min_width=10)
+    table.add_column("user", overflow="fold", max_width=12)
+    table.add_column("number", no_wrap=True)
+    table.add_column("status", overflow="fold", max_width=20)
+    table.add_column("code", no_wrap=True, overflow="ellipsis", max_width=10)
+    table.add_column("expires", no_wrap=True)
+    table.add_column("last event", max_width=16)  # wraps at spaces
     for line in lines:
         latest = line.get("latest_code") or {}
         colour = _COLOURS.get(line["colour"], "white")
@@ -631,12 +641,10 @@ async def list_lines(
             line["number"],
             f"[{colour}]●[/] {line['status'].replace('_', ' ')}",
             latest.get("state", "-"),
-            latest.get("expires_at", "-")[:16].replace("T", " "),
+            latest.get("expires_at", "-")[:10],
             line.get("last_event") or "-",
         )
     render.out.print(table)
-    if pool["suppress_emails"]:
-        render.out.print("[yellow]this organisation suppresses emails[/]: codes go to the operator")
 
 
 # --- the phone (simulator) ----------------------------------------------------------------------
@@ -812,7 +820,7 @@ async def cdr(
             return
         csv_file.write_text(buffer.getvalue())
         if not as_json:
-            render.out.print(f"{len(records)} call record(s) written to {csv_file}")
+            render.out.print(f"{plural(len(records), 'call record')} written to {csv_file}")
             return
     if as_json:
         render.emit_json(records)
@@ -820,12 +828,20 @@ async def cdr(
     if not records:
         render.out.print("no call records")
         return
-    table = Table(title=f"Call detail records ({len(records)})", title_justify="left")
-    for column in ("start", "user", "from", "to", "seconds", "sub-client type"):
-        table.add_column(column, overflow="fold")
+    cdr_table(records)
+
+
+def cdr_table(records: list[dict[str, Any]]) -> None:
+    table = render.table(f"Call detail records ({len(records)})")
+    table.add_column("start (UTC)", no_wrap=True)
+    table.add_column("user", overflow="fold", max_width=10)
+    table.add_column("from", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("sec", no_wrap=True, justify="right")
+    table.add_column("sub-client type", overflow="fold", min_width=6)
     for record in records:
         table.add_row(
-            record["start_time"][:19].replace("T", " "),
+            render.short_when(datetime.fromisoformat(record["start_time"]), seconds=True),
             record.get("user_id") or "-",
             record["calling_number"],
             record["called_number"],

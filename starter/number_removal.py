@@ -16,7 +16,6 @@ import httpx
 import phonenumbers
 import typer
 from pydantic import EmailStr, TypeAdapter, ValidationError
-from rich.table import Table
 from temporalio.service import RPCError
 
 from contracts.number_removal import (
@@ -32,6 +31,7 @@ from contracts.number_removal import (
     removal_key,
 )
 from contracts.procedures import Procedure
+from contracts.wording import plural
 from runtime.number_systems import CredentialsMissing, OperatorSystems, System
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
@@ -377,7 +377,7 @@ async def status(
                 "is keyed by its lowest number; see `pbxops list --all`)"
             ) from err
         raise OperatorError(f"cannot read the status of {workflow_id}: {err}") from err
-    url = procedures.url(workflow_id)
+    url = await procedures.current_url(workflow_id)
     if as_json:
         render.emit_json({"status": current, "url": url})
         return
@@ -401,7 +401,7 @@ def _details(found: list[Found]) -> str:
         for item in found
     ]
     return (
-        f"Tenant **{found[0].tenant_id}** ({company}): {len(found)} number(s), requested "
+        f"Tenant **{found[0].tenant_id}** ({company}): {plural(len(found), 'number')}, requested "
         "from the pbxops CLI by a customer Admin or Super User.\n\n" + "\n".join(lines)
     )
 
@@ -418,9 +418,11 @@ def _plan(found: list[Found], tenant_id: str, as_json: bool) -> None:
             }
         )
         return
-    table = Table(title=f"Plan for tenant {tenant_id} ({found[0].company})", title_justify="left")
-    for column in ("number", "label", "SOC code", "billing path"):
-        table.add_column(column)
+    table = render.table(f"Plan for tenant {tenant_id} ({found[0].company})")
+    table.add_column("number", no_wrap=True)
+    table.add_column("label", max_width=20)  # wraps at spaces
+    table.add_column("SOC code", overflow="fold", max_width=22)
+    table.add_column("billing path", min_width=12)
     for item in found:
         path = item.path.value
         if item.path is BillingPath.UNKNOWN:
@@ -431,9 +433,11 @@ def _plan(found: list[Found], tenant_id: str, as_json: bool) -> None:
 
 
 def numbers_table(states: list[NumberState]) -> None:
-    table = Table(title="Numbers", title_justify="left")
-    for column in ("number", "label", "outcome", "detail"):
-        table.add_column(column, overflow="fold")
+    table = render.table("Numbers")
+    table.add_column("number", no_wrap=True)
+    table.add_column("label", max_width=16)  # wraps at spaces
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("detail", min_width=20)
     for state in states:
         colour = _COLOURS.get(state.outcome, "")
         outcome = f"[{colour}]{state.outcome.value}[/]" if colour else state.outcome.value
@@ -455,11 +459,14 @@ async def _report(procedures: Procedures, started: Started, wait: bool, as_json:
     numbers_table(result.numbers)
     total = len(result.numbers)
     colour = "green" if result.removed == total else "yellow"
-    render.out.print(f"[bold {colour}]done[/] {result.removed} of {total} number(s) removed")
+    render.out.print(
+        f"[bold {colour}]done[/] {result.removed} of {plural(total, 'number')} removed"
+    )
     for link in result.billing_links:
         render.out.print(
-            f"  customer told to decrease {link.licences_to_decrease} licence(s) on account "
-            f"{link.account_number}: {link.update_subscription_url}"
+            "  customer told to decrease "
+            f"{plural(link.licences_to_decrease, 'licence')} on account {link.account_number}: "
+            f"{link.update_subscription_url}"
         )
     for label, ticket in (
         ("manual handling", result.manual_ticket_id),

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -23,7 +24,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from contracts import search_attributes as sa
+from contracts.deletion import DeletionStatus
+from contracts.mobile import MobileLineStatus
+from contracts.number_removal import NumberRemovalStatus
 from contracts.procedures import Procedure, ProcedureStatus
+from contracts.provisioning import ProvisioningStatus
 from runtime.links import workflow_url
 from runtime.settings import Settings
 from starter.errors import OperatorError
@@ -96,10 +101,12 @@ class Procedures:
                 ),
             )
         except WorkflowAlreadyStartedError as err:
+            running = self.url(workflow_id, err.run_id)
             raise OperatorError(
-                f"a {procedure.label} of {business_key} is already running: {self.url(workflow_id)}"
+                f"a {procedure.label} of {business_key} is already running: {running}"
             ) from err
-        return Started(procedure, workflow_id, handle.result_run_id or "", self.url(workflow_id))
+        run_id = handle.result_run_id or ""
+        return Started(procedure, workflow_id, run_id, self.url(workflow_id, run_id))
 
     async def running_for_tenant(self, tenant_id: str) -> list[Listed]:
         query = f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running'"
@@ -132,13 +139,34 @@ class Procedures:
             raise OperatorError(f"no procedure has run for tenant '{tenant_id}'")
         return max(found, key=lambda item: item.started_at or datetime.min)
 
+    async def current_url(self, workflow_id: str) -> str:
+        """The link to the run of ``workflow_id`` that is current now, pinned by its run id."""
+        with contextlib.suppress(RPCError):
+            return self.url(workflow_id, (await self.handle(workflow_id).describe()).run_id)
+        return self.url(workflow_id)
+
     def handle(self, workflow_id: str, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id, run_id=run_id)
 
-    async def status(self, workflow_id: str, run_id: str | None = None) -> ProcedureStatus:
+    async def describe(
+        self, workflow_id: str, run_id: str | None = None
+    ) -> WorkflowExecutionDescription:
+        try:
+            return await self.handle(workflow_id, run_id).describe()
+        except RPCError as err:
+            if "not found" in str(err).lower():
+                raise OperatorError(f"no procedure with workflow id '{workflow_id}'") from err
+            raise
+
+    async def status(
+        self,
+        workflow_id: str,
+        run_id: str | None = None,
+        result_type: type[ProcedureStatus] = ProcedureStatus,
+    ) -> ProcedureStatus:
         handle = self.handle(workflow_id, run_id)
         try:
-            return await handle.query(STATUS_QUERY, result_type=ProcedureStatus)
+            return await handle.query(STATUS_QUERY, result_type=result_type)
         except RPCError as err:
             if "not found" in str(err).lower():
                 raise OperatorError(f"no procedure with workflow id '{workflow_id}'") from err
@@ -197,6 +225,21 @@ class Procedures:
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+
+
+def status_type(workflow_type: str | None) -> type[ProcedureStatus]:
+    """The status model a procedure's query answers with, so nothing it reports is dropped
+    (e.g. a deletion's wrong-code count)."""
+    return _STATUS_TYPES.get(workflow_type or "", ProcedureStatus)
+
+
+_STATUS_TYPES: dict[str, type[ProcedureStatus]] = {
+    Procedure.DELETION.value: DeletionStatus,
+    Procedure.NUMBER_REMOVAL.value: NumberRemovalStatus,
+    Procedure.MOBILE_LINE.value: MobileLineStatus,
+    Procedure.PROVISIONING.value: ProvisioningStatus,
+    Procedure.PBX_CONNECTION.value: ProvisioningStatus,
+}
 
 
 def failure_message(err: WorkflowFailureError) -> str:

@@ -144,8 +144,9 @@ async def test_ticket_is_opened_once_per_step_then_commented_and_resolved(simula
     assert retried.id == first.id
     found = (await http.get("/helpdesk/tickets", params={"tenant_id": "act-t"})).json()
     assert len(found) == 1
+    # Pinned to the run that opened it: a later procedure reusing the workflow id has its own.
     assert found[0]["workflow_url"] == (
-        f"{UI}/namespaces/default/workflows/pbx-deactivation%2Fact-t"
+        f"{UI}/namespaces/default/workflows/pbx-deactivation%2Fact-t/run-1/history"
     )
     assert found[0]["workflow_url"] in found[0]["body"]
 

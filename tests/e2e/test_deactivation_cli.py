@@ -72,13 +72,16 @@ def test_stuck_platform_gets_one_ticket_then_it_is_resolved(stack: Stack):
         "deactivate", "--tenant", "e2e-stuck", "--json", PBXOPS_DEACTIVATION_SLA="PT2S"
     )
     assert started.code == 0, started.stderr
-    workflow_id = json.loads(started.stdout)["workflow_id"]
+    workflow_id, run_id = (json.loads(started.stdout)[key] for key in ("workflow_id", "run_id"))
+    # The CLI's link and the ticket's are pinned to this run (issue 19.7).
+    pinned = f"/workflows/pbx-deactivation%2Fe2e-stuck/{run_id}/history"
+    assert json.loads(started.stdout)["url"].endswith(pinned)
 
     wait_until(lambda: len(tickets(stack, "e2e-stuck")) == 1, 30, "the SLA ticket")
     [ticket] = tickets(stack, "e2e-stuck")
     assert ticket["status"] == "open"
     assert ticket["workflow_id"] == workflow_id
-    assert ticket["workflow_url"].endswith("/workflows/pbx-deactivation%2Fe2e-stuck")
+    assert ticket["workflow_url"].endswith(pinned)
     listed = json.loads(stack.cli("list", "--json").stdout)
     [row] = [row for row in listed if row["workflow_id"] == workflow_id]
     assert row["escalated"] is True and row["ticket_id"] == ticket["id"]
