@@ -122,6 +122,8 @@ class DeletionStatus(ProcedureStatus):
     admins_notified: int = 0
     code_expires_at: datetime | None = None
     wrong_codes: int = 0
+    # The limit the request locks at (its input's); 0 from a worker older than this field.
+    max_wrong_codes: int = 0
     confirmed_at: datetime | None = None
     purged: list[str] = Field(default_factory=list)
 

@@ -73,7 +73,7 @@ def inbox_page(messages: Iterable[Message], total: int) -> str:
         for m in messages
     )
     body = (
-        f"<p class='muted'>{total} message(s), newest first.</p>"
+        f"<p class='muted'>{total} {'message' if total == 1 else 'messages'}, newest first.</p>"
         "<table><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr>"
         f"{rows or '<tr><td colspan=4>No messages yet.</td></tr>'}</table>"
     )

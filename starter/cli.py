@@ -17,6 +17,7 @@ from typer.main import get_command
 from contracts.pbx import TransitionKind
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from contracts.wording import minutes_or_hours
 from runtime.search_attributes import register_search_attributes
 from runtime.settings import SettingsInvalid, get_settings
 from runtime.temporal import TemporalUnreachable, connect
@@ -27,7 +28,7 @@ from starter.mobile import register as register_mobile
 from starter.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
 from starter.platform import PlatformApi, check_tenant_id
 from starter.preflight import tenant_ready_for
-from starter.procedures import Procedures
+from starter.procedures import Procedures, status_type
 from starter.provisioning import register as register_provisioning
 
 app = typer.Typer(
@@ -72,7 +73,7 @@ async def _transition(
         details=(
             f"Tenant **{tenant_id}** ({tenant['name']}), requested from the pbxops CLI.\n\n"
             f"Support ticket if not {kind.target_state.value} within "
-            f"{int(payload.sla.total_seconds() // 60)} minutes."
+            f"{minutes_or_hours(payload.sla)}."
         ),
     )
     render.report_start(started, as_json, wait)
@@ -146,14 +147,15 @@ async def status(
         latest = await procedures.latest_for_tenant(check_tenant_id(tenant))
         workflow_id, run_id = latest.workflow_id, latest.run_id
     assert workflow_id is not None
-    current = await procedures.status(workflow_id, run_id)
-    description = await procedures.handle(workflow_id, run_id).describe()
+    description = await procedures.describe(workflow_id, run_id)
+    run_id = description.run_id  # the status and the link of the same run
+    current = await procedures.status(workflow_id, run_id, status_type(description.workflow_type))
     closed_as = (
         None
         if description.status == WorkflowExecutionStatus.RUNNING
         else (description.status.name.lower() if description.status else None)
     )
-    url = procedures.url(workflow_id, description.run_id)
+    url = procedures.url(workflow_id, run_id)
     if as_json:
         render.emit_json({"status": current, "execution": closed_as or "running", "url": url})
     else:

@@ -46,6 +46,7 @@ from contracts.support import (
     SupportContactsChangeInput,
     SupportContactsChangeResult,
 )
+from contracts.wording import plural
 from runtime.settings import get_settings
 from runtime.temporal import connect
 from starter import render
@@ -292,12 +293,12 @@ def _details(inp: CustomerProvisioningInput) -> str:
             f"Customer **{c.name}** for reseller **{inp.reseller}**, from the pbxops CLI.",
             "",
             f"- product type `{c.product_type}`, country {c.country}"
-            + (f", trial {c.trial_days} days" if c.trial else "")
+            + (f", trial {plural(c.trial_days, 'day')}" if c.trial else "")
             + (", internal demo (not billed)" if c.internal_demo else ""),
-            f"- {len(inp.admins)} Admin user(s) invited by email",
+            f"- {plural(len(inp.admins), 'Admin user')} invited by email",
             f"- PBX `{pbx.host}` ({pbx.template}), connection {connection}"
             + (", all sub-accounts monitored" if pbx.auto_provision_sub_accounts else ""),
-            f"- {len(inp.support_contacts)} support contact(s)",
+            f"- {plural(len(inp.support_contacts), 'support contact')}",
             "",
             "A failure part-way undoes every step done.",
         ]
@@ -311,9 +312,10 @@ def _print_provisioned(result: ProvisioningResult) -> None:
     )
     if result.connection.value == "monitoring":
         render.out.print(
-            f"  {result.users_synced} users synchronised; monitoring calls and agent status"
+            f"  {plural(result.users_synced, 'user')} synchronised; monitoring calls and agent "
+            "status"
             + (
-                f" on {result.sub_accounts_monitored} sub-accounts too"
+                f" on {plural(result.sub_accounts_monitored, 'sub-account')} too"
                 if result.sub_accounts_monitored
                 else ""
             )
@@ -600,8 +602,8 @@ async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOp
         assert isinstance(result, PbxEnableResult)
         if not as_json:
             render.out.print(
-                f"[bold green]done[/] {result.users_synced} users synchronised; monitoring calls "
-                "and agent status"
+                f"[bold green]done[/] {plural(result.users_synced, 'user')} synchronised; "
+                "monitoring calls and agent status"
             )
 
 
@@ -647,7 +649,7 @@ def _trial(found: dict[str, Any]) -> str:
     if not found["trial"]:
         return "no"
     ends = (found["trial_ends_at"] or "")[:10]
-    return f"{found['trial_days']} days, ends {ends}" + (
+    return f"{plural(found['trial_days'], 'day')}, ends {ends}" + (
         " (EXPIRED)" if found["trial_expired"] else ""
     )
 
@@ -655,9 +657,9 @@ def _trial(found: dict[str, Any]) -> str:
 def _connection(conn: dict[str, Any] | None) -> str:
     if conn is None:
         return "none"
-    text = f"{conn['host']}: {conn['state']}, {conn['users_synced']} users synchronised"
+    text = f"{conn['host']}: {conn['state']}, {plural(conn['users_synced'], 'user')} synchronised"
     if conn["sub_accounts_monitored"]:
-        text += f", {conn['sub_accounts_monitored']} sub-accounts monitored"
+        text += f", {plural(conn['sub_accounts_monitored'], 'sub-account')} monitored"
     return text
 
 
@@ -683,26 +685,34 @@ async def list_customers(
     if not found:
         render.out.print("no customer accounts")
         return
-    table = Table(title="Customer accounts", title_justify="left")
-    for column in ("account", "reseller", "name", "product type", "state", "users", "PBX", "trial"):
-        table.add_column(column, overflow="fold")
+    customers_table(found)
+    render.out.print(
+        "[dim]product types:[/] "
+        + ", ".join(f"{t.id}{' (immutable)' if t.immutable else ''}" for t in types)
+    )
+
+
+def customers_table(found: list[dict[str, Any]]) -> None:
+    table = render.table("Customer accounts")
+    table.add_column("account", overflow="fold", min_width=10)
+    table.add_column("name", overflow="fold", min_width=10)  # wraps at spaces
+    table.add_column("reseller / product", overflow="fold", max_width=16)
+    table.add_column("state", no_wrap=True)
+    table.add_column("users", no_wrap=True, justify="right")
+    table.add_column("PBX", no_wrap=True)
+    table.add_column("trial", max_width=12)  # wraps at spaces
     for item in found:
         conn = item["connection"]
         table.add_row(
             item["id"],
-            item["reseller"],
             item["name"] + (" [dim](demo)[/]" if item["internal_demo"] else ""),
-            item["product_type"],
+            f"{item['reseller']}\n[dim]{item['product_type']}[/]",
             item["state"],
             str(item["users"]),
             conn["state"] if conn else "-",
             _trial(item),
         )
     render.out.print(table)
-    render.out.print(
-        "[dim]product types:[/] "
-        + ", ".join(f"{t.id}{' (immutable)' if t.immutable else ''}" for t in types)
-    )
 
 
 # --- billing -----------------------------------------------------------------------------------
@@ -763,7 +773,7 @@ async def billing_export(
     if not as_json:
         total = sum(row["amount"] for row in rows)
         render.out.print(
-            f"wrote {len(rows)} row(s) for {data['month']} to {csv_file} "
+            f"wrote {plural(len(rows), 'row')} for {data['month']} to {csv_file} "
             f"(total {total:.2f} {data['currency']})"
         )
 
@@ -944,8 +954,8 @@ async def report_problem(
         payload,
         summary=f"Problem report {report_id} of customer account {account}",
         details=(
-            f"{application}: emailed to the {len(found['support_contacts'])} support contact(s) "
-            f"of {found['name']}."
+            f"{application}: emailed to the "
+            f"{plural(len(found['support_contacts']), 'support contact')} of {found['name']}."
         ),
     )
     render.report_start(started, as_json, wait)

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contracts.deletion import DeletionStatus, Phase
 from contracts.procedures import ProcedureStatus
+from contracts.wording import plural
 from starter.procedures import Listed, Started
 
 out = Console(highlight=False, soft_wrap=True)
@@ -94,10 +97,25 @@ def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None
     table.add_row("finished", when(status.finished_at))
     table.add_row("SLA deadline", when(status.sla_deadline))
     table.add_row("escalated", f"yes, ticket {status.ticket_id}" if status.escalated else "no")
+    if isinstance(status, DeletionStatus):
+        table.add_row("phase", status.phase.value)
+        if status.code_expires_at:
+            table.add_row("code expires", when(status.code_expires_at))
+        table.add_row("wrong codes", wrong_codes(status))
     if status.error:
         table.add_row("error", f"[red]{status.error}[/]")
     out.print(table)
     link(url)
+
+
+def wrong_codes(status: DeletionStatus) -> str:
+    """``2 (3 attempts left)``, ``5 (locked)``; the count alone from an older worker."""
+    if not status.max_wrong_codes:
+        return str(status.wrong_codes)
+    left = status.max_wrong_codes - status.wrong_codes
+    if status.phase is Phase.LOCKED or left <= 0:
+        return f"{status.wrong_codes} (locked)"
+    return f"{status.wrong_codes} ({plural(left, 'attempt')} left)"
 
 
 def link(url: str, label: str = "Temporal UI") -> None:
@@ -105,41 +123,66 @@ def link(url: str, label: str = "Temporal UI") -> None:
     out.print(f"[dim]{label}:[/] [link={url}]{url}[/link]", overflow="ignore", crop=False)
 
 
+# --- tables: they fit an 80-column terminal --------------------------------------------------
+# No side borders and two spaces between columns (a boxed table spends 3 per column on rules);
+# short values (steps, times, ticket ids) never wrap, free text wraps at spaces, and long ids
+# fold whole rather than being cut (a procedure's full id is on its link line too).
+
+
+def table(title: str) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # with the box's blank separator: two spaces between columns
+    )
+
+
+def short_when(value: datetime | None, seconds: bool = False) -> str:
+    """``03 Dec 10:15`` (UTC) for a table column; `when` has the year and seconds."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%d %b %H:%M:%S" if seconds else "%d %b %H:%M")
+
+
 def procedures_table(items: list[Listed], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in ("workflow", "tenant", "step", "status", "SLA deadline", "escalated"):
-        table.add_column(column, overflow="fold")
+    listed = table(title)
+    listed.add_column("workflow", overflow="fold", min_width=16)
+    listed.add_column("tenant", overflow="fold", max_width=12)
+    listed.add_column("step", no_wrap=True, overflow="ellipsis", max_width=22)
+    listed.add_column("SLA (UTC)", no_wrap=True)
+    listed.add_column("ticket", no_wrap=True)
     for item in items:
-        escalated = f"[yellow]ticket {item.ticket_id}[/]" if item.escalated else "no"
-        # The Step attribute is only meaningful while the procedure runs.
-        step = (item.step or "-") if item.status == "running" else "-"
-        table.add_row(
-            item.workflow_id,
-            item.tenant_id,
-            step,
-            item.status,
-            when(item.sla_deadline),
-            escalated,
+        # The Step attribute is only meaningful while the procedure runs; after, its outcome.
+        step = (item.step or "-") if item.status == "running" else f"[dim]{item.status}[/]"
+        ticket = f"[yellow]{item.ticket_id}[/]" if item.escalated and item.ticket_id else "-"
+        listed.add_row(
+            item.workflow_id, item.tenant_id, step, short_when(item.sla_deadline), ticket
         )
-    out.print(table)
+    out.print(listed)
     for item in items:
         link(item.url, item.workflow_id)
 
 
 def tickets_table(tickets: list[dict[str, Any]]) -> None:
-    table = Table(title="Support tickets", title_justify="left")
-    for column in ("id", "status", "tenant", "subject", "opened"):
-        table.add_column(column, overflow="fold")
+    listed = table("Support tickets")
+    listed.add_column("id", no_wrap=True)
+    listed.add_column("status", no_wrap=True)
+    listed.add_column("tenant", overflow="fold", max_width=20)
+    listed.add_column("subject", ratio=1)  # wraps at spaces
+    listed.add_column("opened (UTC)", no_wrap=True)
     for ticket in tickets:
         colour = "yellow" if ticket["status"] == "open" else "green"
-        table.add_row(
+        listed.add_row(
             ticket["id"],
             f"[{colour}]{ticket['status']}[/]",
             ticket.get("tenant_id") or "-",
             ticket["subject"],
-            ticket["created_at"][:16].replace("T", " "),
+            short_when(datetime.fromisoformat(ticket["created_at"])),
         )
-    out.print(table)
+    out.print(listed)
     for ticket in tickets:
         if ticket.get("workflow_url"):
             link(ticket["workflow_url"], ticket["id"])

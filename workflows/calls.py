@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionAccepted,
         TransitionRequest,
     )
+    from contracts.wording import plural
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
         email,
         EmailSent,
         activity_id=step,
-        summary=f"email {len(email.to)} recipient(s)",
+        summary=f"email {plural(len(email.to), 'recipient')}",
     )
 
 
@@ -167,7 +168,7 @@ async def send_code(email: CodeEmail) -> EmailSent:
         email,
         EmailSent,
         activity_id="email-code",
-        summary=f"email the code to {len(email.to)} Admin(s)",
+        summary=f"email the code to {plural(len(email.to), 'Admin')}",
     )
 
 
@@ -213,5 +214,5 @@ async def business_deadline(request: BusinessDeadline) -> Deadline:
         request,
         result_type=Deadline,
         start_to_close_timeout=timedelta(seconds=10),
-        summary=f"{request.business_days} business days in {request.country}",
+        summary=f"{plural(request.business_days, 'business day')} in {request.country}",
     )

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ProvisionLine,
     )
     from contracts.procedures import Outcome, Procedure
+    from contracts.wording import days_or_seconds
 
 from workflows.sla import fail
 
@@ -75,8 +76,7 @@ class Step:
 
 
 def _days(delta: timedelta) -> str:
-    days = delta.total_seconds() / 86400
-    return f"{days:g} days" if days >= 1 else f"{int(delta.total_seconds())} seconds"
+    return days_or_seconds(delta)
 
 
 def _cause_message(err: ActivityError) -> str:

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         billing_path,
     )
     from contracts.procedures import Outcome, Procedure
+    from contracts.wording import minutes_or_hours, plural
 
 from workflows import calls
 from workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
@@ -86,10 +87,7 @@ _DELETED = (NumberOutcome.REMOVED, NumberOutcome.NOT_VERIFIED)
 
 
 def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return f"{int(delta.total_seconds())} seconds"
-    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+    return minutes_or_hours(delta)
 
 
 def _when(value: datetime | None) -> str:
@@ -194,7 +192,8 @@ class NumberPackageRemoval:
                 start_to_close_timeout=calls.PER_ATTEMPT,
                 schedule_to_close_timeout=calls.MUST_SUCCEED,
                 retry_policy=calls.PLATFORM_RETRY,
-                summary=f"look up {len(self._numbers)} number(s) in CSU and the device portal",
+                summary=f"look up {plural(len(self._numbers), 'number')} in CSU and the device "
+                "portal",
             )
         except ActivityError as err:
             raise self._failed(_cause(err), "LookupFailed") from err
@@ -276,19 +275,22 @@ class NumberPackageRemoval:
         if not manual:
             return
         inp = self._input
-        self._enter(Step.HANDING_OVER, f"Opening a ticket for {len(manual)} number(s).")
+        self._enter(Step.HANDING_OVER, f"Opening a ticket for {plural(len(manual), 'number')}.")
         others = sum(1 for s in self._numbers.values() if s.outcome is NumberOutcome.PENDING)
         lines = [f"- {_name(s)}: {s.detail}" for s in manual]
         ticket = await calls.open_ticket(
             OpenTicket(
                 subject=f"Number removal for tenant {inp.tenant_id}: "
-                f"{len(manual)} number(s) need manual handling",
+                f"{plural(len(manual), 'number')} {'needs' if len(manual) == 1 else 'need'} "
+                "manual handling",
                 body=(
-                    f"A removal of {len(self._numbers)} number(s) of tenant '{inp.tenant_id}' "
+                    f"A removal of {plural(len(self._numbers), 'number')} of tenant "
+                    f"'{inp.tenant_id}' "
                     f"({self._tenant_name}) was asked for. pbxops cannot choose the billing path "
                     "of these, and removed nothing for them:\n"
                     + "\n".join(lines)
-                    + f"\n\npbxops goes on with the other {others} number(s) of the request."
+                    + "\n\npbxops goes on with the other "
+                    + f"{plural(others, 'number')} of the request."
                 ),
                 tenant_id=inp.tenant_id,
             ),
@@ -316,8 +318,8 @@ class NumberPackageRemoval:
         )
         self._enter(
             Step.REMOVING,
-            f"Deleting {len(removable)} device(s) and checking CSU shows each removal. Support "
-            f"ticket if not verified by **{_when(window.deadline)}**.",
+            f"Deleting {plural(len(removable), 'device')} and checking CSU shows each removal. "
+            f"Support ticket if not verified by **{_when(window.deadline)}**.",
         )
         tasks = [asyncio.create_task(self._remove_one(state, cap_at)) for state in removable]
 
@@ -422,8 +424,8 @@ class NumberPackageRemoval:
         ]
         lines += [f"- {_name(s)}: the device portal has not confirmed the deletion" for s in stuck]
         ticket = await self._escalation.open(
-            subject=f"Number removal for tenant {inp.tenant_id}: {len(lines)} removal(s) not "
-            f"verified after {_duration(inp.verify_deadline)}",
+            subject=f"Number removal for tenant {inp.tenant_id}: "
+            f"{plural(len(lines), 'removal')} not verified after {_duration(inp.verify_deadline)}",
             body=(
                 f"pbxops deleted these devices of tenant '{inp.tenant_id}' ({self._tenant_name}) "
                 f"but CSU does not show their Deleted Datetime after "
@@ -446,7 +448,7 @@ class NumberPackageRemoval:
             # Verification failed for good before the deadline (e.g. a mismatching date-time).
             await self._escalation.open(
                 subject=f"Number removal for tenant {self._input.tenant_id}: "
-                f"{len(unverified)} removal(s) not verified",
+                f"{plural(len(unverified), 'removal')} not verified",
                 body="pbxops deleted these devices but could not verify the removal:\n" + lines,
             )
             self._status.escalated = True
@@ -487,12 +489,12 @@ class NumberPackageRemoval:
         lines = ["Hello,", ""]
         if len(removed) == total:
             lines.append(
-                f"your request to remove the package of {total} phone number(s) of "
+                f"your request to remove the package of {plural(total, 'phone number')} of "
                 f"{self._tenant_name} is complete."
             )
         else:
             lines.append(
-                f"your request to remove the package of {total} phone number(s) of "
+                f"your request to remove the package of {plural(total, 'phone number')} of "
                 f"{self._tenant_name} is done for {len(removed)} of them; "
                 f"{total - len(removed)} could not be completed (see below)."
             )
@@ -541,7 +543,7 @@ class NumberPackageRemoval:
         links = self._counted_links()
         self._status.outcome = Outcome.COMPLETED
         self._status.finished_at = workflow.now()
-        self._enter(Step.DONE, f"{removed} of {len(states)} number(s) removed.")
+        self._enter(Step.DONE, f"{removed} of {plural(len(states), 'number')} removed.")
         return NumberRemovalResult(
             tenant_id=self._input.tenant_id,
             numbers=[s.model_copy() for s in states],

@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateAccount,
         WithdrawInvitation,
     )
+    from contracts.wording import plural
 
 from workflows import calls
 from workflows.sla import fail
@@ -158,6 +159,10 @@ def cause_type(err: BaseException) -> str | None:
 
 def _count(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
+
+
+def _users(n: int | None) -> str:
+    return "user" if n == 1 else "users"
 
 
 class Tracked:
@@ -330,7 +335,7 @@ class CustomerProvisioning(Tracked):
     def _sync_progress(self, what: str, synced: int, total: int | None) -> None:
         self._st.users_synced = synced
         self._st.users_total = total
-        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} users")
+        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} {_users(total)}")
 
     @workflow.run
     async def run(self, inp: CustomerProvisioningInput) -> ProvisioningResult:
@@ -355,7 +360,7 @@ class CustomerProvisioning(Tracked):
         self._enter(
             Step.DETAILS,
             f"creating the account ({customer.product_type}, "
-            f"{customer.country}) with {len(inp.support_contacts)} support contact(s)",
+            f"{customer.country}) with {plural(len(inp.support_contacts), 'support contact')}",
         )
         account = await act(
             Names.CREATE_ACCOUNT,
@@ -483,7 +488,7 @@ class CustomerProvisioning(Tracked):
         summary = (
             f"account {account.id} is live; "
             + (
-                f"{_count(sync.synced)} users synchronised, monitoring calls and agent status"
+                f"{plural(sync.synced, 'user')} synchronised, monitoring calls and agent status"
                 if sync
                 else "PBX connection disabled (enable it with `pbxops customer enable-pbx`)"
             )
@@ -589,7 +594,7 @@ class PbxConnectionEnable(Tracked):
         assert isinstance(self._status, ProvisioningStatus)
         self._status.users_synced = synced
         self._status.users_total = total
-        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} users")
+        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} {_users(total)}")
 
     @workflow.run
     async def run(self, inp: PbxEnableInput) -> PbxEnableResult:
@@ -656,7 +661,7 @@ class PbxConnectionEnable(Tracked):
         )
         self._done(
             Step.DONE,
-            f"{_count(sync.synced)} users synchronised; monitoring calls and agent status",
+            f"{plural(sync.synced, 'user')} synchronised; monitoring calls and agent status",
         )
         return PbxEnableResult(
             account_id=inp.account_id,
@@ -734,7 +739,7 @@ class CustomerTrial(Tracked):
                 break
             self._enter(
                 "waiting-for-trial-end",
-                f"trial of **{account.name}** ({account.trial_days} days) ends "
+                f"trial of **{account.name}** ({plural(account.trial_days, 'day')}) ends "
                 f"**{ends:%Y-%m-%d %H:%M} UTC**; the reseller is emailed then",
             )
             with contextlib.suppress(TimeoutError):

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionRequest,
     )
     from contracts.procedures import Outcome, Procedure
+    from contracts.wording import plural
 
 from workflows import calls
 from workflows.platform_job import PlatformJob
@@ -87,6 +88,7 @@ class ServiceDeletion:
             tenant_id=inp.tenant_id,
             step=Step.ADMINS,
             started_at=workflow.now(),
+            max_wrong_codes=inp.max_wrong_codes,
         )
 
     # --- handlers -------------------------------------------------------------------------------
@@ -108,11 +110,11 @@ class ServiceDeletion:
         if left <= 0:
             self._status.phase = Phase.LOCKED
             raise ApplicationError(
-                f"wrong code; the request is now locked after {self._input.max_wrong_codes} "
-                "wrong codes — start the deletion again",
+                "wrong code; the request is now locked after "
+                f"{plural(self._input.max_wrong_codes, 'wrong code')} — start the deletion again",
                 type="Locked",
             )
-        raise ApplicationError(f"wrong code; {left} attempt(s) left", type="WrongCode")
+        raise ApplicationError(f"wrong code; {plural(left, 'attempt')} left", type="WrongCode")
 
     @confirm.validator
     def _validate_confirm(self, request: ConfirmCode) -> None:
@@ -150,8 +152,8 @@ class ServiceDeletion:
         reasons = {
             Phase.REQUESTING: "the code has not been emailed yet; try again in a moment",
             Phase.CONFIRMED: "already confirmed: the deletion is in progress and cannot be undone",
-            Phase.LOCKED: f"locked after {self._input.max_wrong_codes} wrong codes — start the "
-            "deletion again",
+            Phase.LOCKED: f"locked after {plural(self._input.max_wrong_codes, 'wrong code')} — "
+            "start the deletion again",
             Phase.WITHDRAWN: "the request was withdrawn — start the deletion again",
             Phase.EXPIRED: "expired — start the deletion again",
         }
@@ -203,7 +205,7 @@ class ServiceDeletion:
         )
         self._enter(
             Step.AWAITING,
-            f"Code emailed to {len(tenant.admins)} Admin(s); valid until "
+            f"Code emailed to {plural(len(tenant.admins), 'Admin')}; valid until "
             f"**{expires:%H:%M} UTC**. Confirm with `pbxops delete confirm --tenant "
             f"{inp.tenant_id} --code …`.",
         )
@@ -269,7 +271,7 @@ class ServiceDeletion:
         except HardCapReached as err:
             message = (
                 f"the platform did not finish deleting tenant '{inp.tenant_id}' within "
-                f"{inp.hard_cap.days} days of the confirmation"
+                f"{plural(inp.hard_cap.days, 'day')} of the confirmation"
             )
             await self._escalation.comment(f"pbxops stopped waiting: {message}. Needs a person.")
             raise self._failed(message, "HardCapReached") from err

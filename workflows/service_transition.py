@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.procedures import Outcome, Procedure, ProcedureStatus
     from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+    from contracts.wording import minutes_or_hours, plural
 
 from workflows import calls
 from workflows.platform_job import PlatformJob
@@ -39,8 +40,7 @@ class Step:
 
 
 def _minutes(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+    return minutes_or_hours(delta)
 
 
 class _ServiceTransition:
@@ -173,7 +173,9 @@ class _ServiceTransition:
             problems.append("billing changed (it must continue unchanged)")
         if self.kind is TransitionKind.DEACTIVATION:
             if after.extensions_registered:
-                problems.append(f"{after.extensions_registered} extension(s) still registered")
+                problems.append(
+                    f"{plural(after.extensions_registered, 'extension')} still registered"
+                )
             if after.access_visible:
                 problems.append("access information is still shown")
         if problems:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         SupportContactsChangeInput,
         SupportContactsChangeResult,
     )
+    from contracts.wording import plural
 
 from workflows import calls
 from workflows.provisioning import Step, Tracked, act, cause_message
@@ -60,7 +61,7 @@ class SupportContactsChange(Tracked):
             raise self._failed(cause_message(err), "ContactChangeRefused") from err
         self._done(
             Step.DONE,
-            f"{len(result.contacts)} support contact(s) now"
+            f"{plural(len(result.contacts), 'support contact')} now"
             + ("" if result.changed else " (nothing to change)"),
         )
         return result
@@ -107,7 +108,9 @@ class ProblemReport(Tracked):
         for n, address in enumerate(addresses, start=1):
             self._enter("emailing", f"emailing support contact {n} of {len(addresses)}")
             await calls.send_email(report_email(inp, report, address), step=f"email-contact-{n}")
-        self._done(Step.DONE, f"report {inp.report_id} emailed to {len(addresses)} contact(s)")
+        self._done(
+            Step.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
+        )
         return ProblemReportResult(
             report_id=inp.report_id, account_id=inp.account_id, emailed=addresses
         )

@@ -34,7 +34,7 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
     requested = stack.cli("delete", "--tenant", "e2e-del", "--requested-by", "ops@provider.example")
 
     assert requested.code == 0, requested.stderr
-    assert "the confirmation code went to 1 Admin(s) of e2e-del" in requested.stdout
+    assert "the confirmation code went to 1 Admin of e2e-del" in requested.stdout
     assert "/workflows/pbx-deletion%2Fe2e-del" in requested.stdout
     [summary] = inbox(stack, "anna@e2e-del.example")
     assert "DELETION" in summary["Subject"]
@@ -47,8 +47,12 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
     wrong = f"{(int(code) + 1) % 10**8:08d}"
     one_line_error(
         stack.cli("delete", "confirm", "--tenant", "e2e-del", "--code", wrong),
-        "wrong code; 4 attempt(s) left",
+        "wrong code; 4 attempts left",
     )
+    # The status shows the wrong attempts too (issue 19.9).
+    shown = stack.cli("status", "pbx-deletion/e2e-del")
+    assert shown.code == 0, shown.stderr
+    assert re.search(r"wrong codes\s+1 \(4 attempts left\)", shown.stdout), shown.stdout
     one_line_error(
         stack.cli("delete", "confirm", "--tenant", "e2e-del", "--code", "12ab"),
         "the code is 8 digits",

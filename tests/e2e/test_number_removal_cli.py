@@ -84,7 +84,7 @@ def test_ecommerce_numbers_are_removed_and_the_customer_gets_the_link(stack: Sta
     assert result.code == 0, result.stderr
     assert f"number-removal/{n1}" in result.stdout
     assert f"/workflows/number-removal%2F{n1.replace('+', '%2B')}" in result.stdout
-    assert "2 of 2 number(s) removed" in result.stdout
+    assert "2 of 2 numbers removed" in result.stdout
     devices = numbers_of(stack, "e2e-num-ecom")
     assert all(devices[n]["deleted_at"] for n in (n1, n2))
     [mail] = mails_to(stack, requester)

@@ -325,7 +325,7 @@ def test_billing_export_csv(portal: Stack, tmp_path: Path):
     assert rows[f"bill-ref-{UID}"][4] == "PO-77" and rows[f"bill-ref-{UID}"][8] == "7.5"
     assert rows[f"bill-noref-{UID}"][4] == f"bill-noref-{UID}"
     assert rows[f"bill-lab-{UID}"][8] == "0.0" and "internal demo" in rows[f"bill-lab-{UID}"][10]
-    assert "wrote 3 row(s) for 2099-12" in result.stdout and "(total 15.00 EUR)" in result.stdout
+    assert "wrote 3 rows for 2099-12" in result.stdout and "(total 15.00 EUR)" in result.stdout
     one_line_error(
         portal.cli("billing", "export", "--month", "2026-13", "--csv", str(out)),
         "--month '2026-13' is not a month",

@@ -129,7 +129,7 @@ async def test_unknown_soc_code_opens_one_ticket_and_stops(time_skipping_env, wo
     error = await failure_of(handle)
 
     [ticket] = world.tickets
-    assert "need manual handling" in ticket.subject
+    assert "1 number needs manual handling" in ticket.subject
     assert "unknown SOC code 'LegacyBundle0909'" in ticket.body
     assert error.type == "NothingRemoved"
     assert "unknown SOC code 'LegacyBundle0909'" in error.message
