@@ -2,10 +2,11 @@
 
 import asyncio
 import time
+from functools import cache
 
 from temporalio.client import Client
-from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from runtime.codec import data_converter
 from runtime.settings import Settings
@@ -13,6 +14,24 @@ from runtime.settings import Settings
 
 class TemporalUnreachable(Exception):
     """Raised with a one-line, human explanation when the server cannot be reached."""
+
+    @classmethod
+    def at(cls, address: str) -> "TemporalUnreachable":
+        """The one sentence for a server that is not there, at the start or in the middle of a
+        command (the server was stopped while ``--wait`` followed a procedure)."""
+        return cls(f"cannot reach the Temporal server at {address} (is `make up` running?)")
+
+
+def unreachable(err: BaseException) -> bool:
+    """An RPC that failed because the server went away (the SDK's core has retried it)."""
+    return isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE
+
+
+@cache
+def quiet_runtime() -> Runtime:
+    """A runtime whose Rust core logs nothing: a command's errors are one sentence of ours, never
+    the core's coloured retry warnings on the terminal (``temporalio_client::retry WARN``)."""
+    return Runtime(telemetry=TelemetryConfig(logging=None))
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -48,7 +67,4 @@ async def connect(
             if time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 continue
-            raise TemporalUnreachable(
-                f"cannot reach the Temporal server at {settings.temporal_address} "
-                "(is `make up` running?)"
-            ) from err
+            raise TemporalUnreachable.at(settings.temporal_address) from err

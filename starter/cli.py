@@ -12,6 +12,8 @@ from typing import Annotated, NoReturn
 
 import typer
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from typer.main import get_command
 
 from contracts.pbx import TransitionKind
@@ -20,7 +22,7 @@ from contracts.service_transition import ServiceTransitionInput, ServiceTransiti
 from contracts.wording import minutes_or_hours
 from runtime.search_attributes import register_search_attributes
 from runtime.settings import SettingsInvalid, get_settings
-from runtime.temporal import TemporalUnreachable, connect
+from runtime.temporal import TemporalUnreachable, connect, quiet_runtime, unreachable
 from starter import deletion, number_removal, render
 from starter.errors import OperatorError
 from starter.follow import follow
@@ -278,10 +280,22 @@ def _usage_error(err: Exception, args: list[str]) -> NoReturn:
     raise SystemExit(2)
 
 
+def _unexpected(err: Exception) -> NoReturn:
+    """A bug or an outage we did not foresee: still one line, the details on demand."""
+    if os.environ.get("PBXOPS_DEBUG"):
+        raise err
+    render.error(
+        f"unexpected {type(err).__name__}: {err} (run again with PBXOPS_DEBUG=1 for the details)"
+    )
+    raise SystemExit(1) from None
+
+
 def _main(args: list[str] | None = None) -> None:
     """Every error an operator can cause or fix is one line: exit code 1, or 2 for a command
     line that does not parse (an unknown or missing option, a bad option value)."""
     args = sys.argv[1:] if args is None else args
+    if not os.environ.get("PBXOPS_DEBUG"):  # with it, the SDK core's own logs help a bug report
+        Runtime.set_default(quiet_runtime(), error_if_already_set=False)
     try:
         # Not standalone: usage errors come back here instead of typer's multi-line box.
         code = app(args, prog_name="pbxops", standalone_mode=False)
@@ -296,18 +310,17 @@ def _main(args: list[str] | None = None) -> None:
     except typer.Abort:  # "no" to a confirmation prompt
         render.error("aborted")
         raise SystemExit(1) from None
+    except RPCError as err:
+        if not unreachable(err):
+            _unexpected(err)
+        # The server went away mid-command (e.g. during --wait): the sentence every command uses.
+        render.error(str(TemporalUnreachable.at(get_settings().temporal_address)))
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         render.err.print("stopped watching; the procedure itself goes on (see `pbxops list`)")
         raise SystemExit(130) from None
     except Exception as err:
-        # A bug or an outage we did not foresee: still one line, the details on demand.
-        if os.environ.get("PBXOPS_DEBUG"):
-            raise
-        render.error(
-            f"unexpected {type(err).__name__}: {err} "
-            "(run again with PBXOPS_DEBUG=1 for the details)"
-        )
-        raise SystemExit(1) from None
+        _unexpected(err)
     # Not standalone, typer returns the code of an `Exit` (`--help`: 0) or the command's value.
     raise SystemExit(code if isinstance(code, int) else 0)
 

@@ -31,6 +31,7 @@ from contracts.procedures import Procedure, ProcedureStatus
 from contracts.provisioning import ProvisioningStatus
 from runtime.links import workflow_url
 from runtime.settings import Settings
+from runtime.temporal import unreachable
 from starter.errors import OperatorError
 from starter.history import statuses, task_completed
 
@@ -170,6 +171,8 @@ class Procedures:
         except RPCError as err:
             if "not found" in str(err).lower():
                 raise OperatorError(f"no procedure with workflow id '{workflow_id}'") from err
+            if unreachable(err):
+                raise  # the server, not the worker, is away: the CLI's one sentence for it
             raise OperatorError(
                 f"cannot read the status of {workflow_id} (is the worker running?): {err}"
             ) from err
