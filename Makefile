@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install up test test-fast test-e2e lint format typecheck clean
+.PHONY: help install up restart-worker test test-fast test-e2e lint format typecheck clean
 
 help:
 	@echo "make up         install, then run Temporal + UI, simulator and worker (Ctrl-C stops)"
+	@echo "make restart-worker  restart only the worker of a running make up (new code)"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make test-fast  unit, activity and replay tests only (no end-to-end processes)"
 	@echo "make lint       ruff check + format check;  make typecheck: mypy"
@@ -24,6 +25,14 @@ install: $(STAMP)
 up: install
 	@mkdir -p .data
 	$(BIN)/honcho start -f Procfile
+
+# The worker runs under runtime/supervise.py: a worker that dies is started again by itself, and
+# this restarts it now (e.g. after changing code), the server and the simulator staying up.
+restart-worker:
+	@pid="$$(cat .data/worker.pid 2>/dev/null)"; \
+	ps -p "$${pid:-0}" -o args= 2>/dev/null | grep -q runtime.supervise \
+	  || { echo "no worker to restart: is make up running in this checkout?"; exit 1; }; \
+	kill -HUP "$$pid" && echo "worker restarting (see make up's output)"
 
 test: install
 	$(BIN)/pytest
