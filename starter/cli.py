@@ -23,7 +23,7 @@ from contracts.wording import minutes_or_hours
 from runtime.search_attributes import register_search_attributes
 from runtime.settings import SettingsInvalid, get_settings
 from runtime.temporal import TemporalUnreachable, connect, quiet_runtime, unreachable
-from starter import deletion, number_removal, render
+from starter import deletion, number_removal, render, ui_views
 from starter.errors import OperatorError
 from starter.follow import follow
 from starter.mobile import register as register_mobile
@@ -185,10 +185,44 @@ async def list_procedures(
     items = await procedures.list(query)
     if as_json:
         render.emit_json([item.__dict__ for item in items])
-    elif not items:
+        return
+    if not items:
         render.out.print("no procedure is running" if not all_ else "no procedure found")
     else:
         render.procedures_table(items, "Procedures" if all_ else "Running procedures")
+    # The same lists in the Temporal UI, one click away (issue 19.8).
+    views = [ui_views.escalated_and_running()]
+    if tenant:
+        views.append(ui_views.running_for_tenant(tenant))
+    render.out.print("in the Temporal UI:")
+    for view in views:
+        render.link(ui_views.url(settings, view), f"  {view.name.lower()}")
+
+
+@app.command("ui-views")
+def ui_views_setup(
+    tenants: Annotated[
+        list[str] | None,
+        typer.Option("--tenant", "-t", help="Also a view of this tenant's running procedures."),
+    ] = None,
+) -> None:
+    """Set up the Temporal UI for the delivery team, once per browser: saved views and columns.
+
+    Open each printed link once: the UI keeps its list as a saved view (in that browser's
+    storage; opening it again adds a second copy). Then add the pbxops columns with Configure
+    Columns on the Workflows page. `pbxops list` prints the everyday links.
+    """
+    settings = get_settings()
+    views = [ui_views.escalated_and_running(), ui_views.running_procedures()]
+    views += [ui_views.running_for_tenant(check_tenant_id(t)) for t in tenants or []]
+    render.out.print("Open each link once to keep it as a saved view in the Temporal UI:")
+    for view in views:
+        render.link(ui_views.url(settings, view, save=True), f"  {view.name}")
+    render.out.print(
+        "Then, on the Workflows page: Configure Columns (right of the table header) → add "
+        + ", ".join(ui_views.COLUMNS)
+        + "."
+    )
 
 
 @app.command()
