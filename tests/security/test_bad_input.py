@@ -203,6 +203,8 @@ CATALOGUE = [
     # --- injection-looking strings --------------------------------------------------------------
     case("injection-tenant-list", "list", "--tenant", INJECTION,
          expect=f"'{INJECTION}' is not a tenant id"),
+    case("injection-tenant-ui-views", "ui-views", "--tenant", INJECTION,
+         expect=f"'{INJECTION}' is not a tenant id"),
     case("injection-tenant-delete", "delete", "--tenant", "bad'; DROP TABLE tenants; --",
          "--requested-by", "ops@bad.example",
          expect="'bad'; DROP TABLE tenants; --' is not a tenant id"),
