@@ -219,7 +219,7 @@ def ui_views_setup(
     for view in views:
         render.link(ui_views.url(settings, view, save=True), f"  {view.name}")
     render.out.print(
-        "Then, on the Workflows page: Configure Columns (right of the table header) → add "
+        "Then, on the Workflows page: Configure Columns (the sliders button below the list) → add "
         + ", ".join(ui_views.COLUMNS)
         + "."
     )

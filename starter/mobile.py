@@ -841,7 +841,7 @@ def cdr_table(records: list[dict[str, Any]]) -> None:
     table.add_column("sub-client type", overflow="fold", min_width=6)
     for record in records:
         table.add_row(
-            render.short_when(datetime.fromisoformat(record["start_time"]), seconds=True),
+            render.short_when(render.parse_utc(record["start_time"]), seconds=True),
             record.get("user_id") or "-",
             record["calling_number"],
             record["called_number"],

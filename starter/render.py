@@ -140,6 +140,12 @@ def table(title: str) -> Table:
     )
 
 
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time from the platform's JSON; one without an offset is UTC (as stored)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def short_when(value: datetime | None, seconds: bool = False) -> str:
     """``03 Dec 10:15`` (UTC) for a table column; `when` has the year and seconds."""
     if value is None:
@@ -180,7 +186,7 @@ def tickets_table(tickets: list[dict[str, Any]]) -> None:
             f"[{colour}]{ticket['status']}[/]",
             ticket.get("tenant_id") or "-",
             ticket["subject"],
-            short_when(datetime.fromisoformat(ticket["created_at"])),
+            short_when(parse_utc(ticket["created_at"])),
         )
     out.print(listed)
     for ticket in tickets:

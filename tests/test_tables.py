@@ -98,7 +98,7 @@ def test_the_tickets_table_fits_80_columns(screen):
                 "tenant_id": "umbrella-corporation-italia",
                 "subject": "Service deactivation of umbrella-corporation-italia not finished "
                 "after 15 minutes",
-                "created_at": "2026-12-03T10:15:00+00:00",
+                "created_at": "2026-12-03T10:15:00",  # the helpdesk's naive UTC
                 "workflow_url": f"{UI}/pbx-deactivation%2Fumbrella/0193a1b2/history",
             }
         ]
