@@ -53,7 +53,7 @@ from contracts.mobile import (
 from contracts.procedures import Procedure
 from contracts.wording import plural
 from runtime.settings import Settings, get_settings
-from runtime.temporal import connect
+from runtime.temporal import connect, unreachable
 from starter import render
 from starter.errors import OperatorError
 from starter.history import search_attributes_upserted, statuses
@@ -197,6 +197,8 @@ async def _status(handle: WorkflowHandle[Any, Any]) -> MobileLineStatus:
     try:
         return await handle.query("status", result_type=MobileLineStatus)
     except RPCError as err:
+        if unreachable(err):
+            raise  # the server is away, not the worker: the CLI's one sentence for it
         raise OperatorError(
             f"cannot read the status of {handle.id} (is the worker running?): {err}"
         ) from err
