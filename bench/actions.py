@@ -434,7 +434,9 @@ async def ts_deletion(
 
         await _until(awaiting, "the code email")
         await handle.execute_update(
-            "confirm", ConfirmCode(code=fake.code_for()), result_type=Answer
+            "confirm",
+            ConfirmCode(code=fake.code_for(), by="bench@provider.example"),
+            result_type=Answer,
         )
         await _until(lambda: len(fake.purged) == 6, "the purge")
         if wait is None:

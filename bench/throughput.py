@@ -177,7 +177,9 @@ class Deletion(Procedure_):
         # The upsert to "awaiting-confirmation" comes after the code email went out.
         await until_event(handle, search_attributes_upserted)
         code = await deletion_code(self.mail, f"anna@{tenant}.example")
-        answer = await handle.execute_update("confirm", ConfirmCode(code=code), result_type=Answer)
+        answer = await handle.execute_update(
+            "confirm", ConfirmCode(code=code, by="bench@provider.example"), result_type=Answer
+        )
         assert answer.phase.value == "confirmed", answer
         result = await handle.result()
         assert result.state is not None and result.state.value == "deleted", result

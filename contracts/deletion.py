@@ -6,7 +6,7 @@ from enum import StrEnum
 from pydantic import BaseModel, EmailStr, Field
 
 from contracts.pbx import ServiceState
-from contracts.procedures import ProcedureStatus
+from contracts.procedures import Identity, ProcedureStatus
 from contracts.text import SingleLine
 
 # Fixed by the provider's document.
@@ -75,10 +75,14 @@ class ConfirmCode(BaseModel):
     """The Update's argument; the validator checks the format before it reaches history."""
 
     code: str
+    # Who confirms: required (the validator refuses an Update without it); absent only in
+    # Updates accepted before it existed.
+    by: Identity = ""
 
 
 class WithdrawRequest(BaseModel):
     reason: SingleLine = "withdrawn by the operator"
+    by: Identity = ""
 
 
 class Phase(StrEnum):
@@ -125,6 +129,8 @@ class DeletionStatus(ProcedureStatus):
     # The limit the request locks at (its input's); 0 from a worker older than this field.
     max_wrong_codes: int = 0
     confirmed_at: datetime | None = None
+    confirmed_by: str | None = None
+    withdrawn_by: str | None = None
     purged: list[str] = Field(default_factory=list)
 
 
@@ -132,6 +138,9 @@ class DeletionResult(BaseModel):
     tenant_id: str
     phase: Phase
     state: ServiceState | None = None
+    requested_by: str | None = None
+    confirmed_by: str | None = None
+    withdrawn_by: str | None = None
     confirmed_at: datetime | None = None
     deadline: datetime | None = None
     escalated: bool = False

@@ -6,6 +6,8 @@ from pydantic import BaseModel
 
 
 class ServiceState(StrEnum):
+    # A customer account whose provisioning has not completed yet (one tenant model).
+    PROVISIONING = "provisioning"
     ACTIVE = "active"
     DEACTIVATING = "deactivating"
     DEACTIVATED = "deactivated"

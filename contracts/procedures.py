@@ -2,8 +2,15 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
+
+from contracts.text import SingleLine
+
+# Who started, confirmed, withdrew or changed a procedure: an operator's email or name, as given
+# with --requested-by/--by or PBXOPS_OPERATOR. Shown in the status, the UI and the result.
+Identity = Annotated[SingleLine, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
 class Procedure(StrEnum):
@@ -68,6 +75,14 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+class AuditEntry(BaseModel):
+    """One thing a person did to a procedure: who, what, when (the workflow's clock)."""
+
+    action: str
+    by: str
+    at: datetime
+
+
 class ProcedureStatus(BaseModel):
     """What the ``status`` query answers: enough to tell what is happening and what is stuck."""
 
@@ -83,3 +98,6 @@ class ProcedureStatus(BaseModel):
     escalated: bool = False
     ticket_id: str | None = None
     error: str | None = None
+    # Who started it, and everyone who confirmed, withdrew or changed it since, in order.
+    started_by: str | None = None
+    audit: list[AuditEntry] = Field(default_factory=list)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pydantic import BaseModel, EmailStr, model_validator
 
 from contracts.pbx import ServiceState
+from contracts.procedures import Identity
 
 # Fixed by the provider's document: a deactivation "can take up to 15 minutes".
 DEFAULT_SLA = timedelta(minutes=15)
@@ -14,7 +15,10 @@ DEFAULT_HARD_CAP = timedelta(hours=24)
 
 class ServiceTransitionInput(BaseModel):
     tenant_id: str
+    # Where the completion email goes (--notify).
     requested_by: EmailStr | None = None
+    # Who started it (--by or PBXOPS_OPERATOR): shown in the status, the UI and the result.
+    started_by: Identity = ""
     sla: timedelta = DEFAULT_SLA
     hard_cap: timedelta = DEFAULT_HARD_CAP
 
@@ -33,3 +37,4 @@ class ServiceTransitionResult(BaseModel):
     escalated: bool
     ticket_id: str | None = None
     took_seconds: float
+    started_by: str | None = None

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_cached_workflows: int = Field(default=250, ge=2)
     # Where people open the Temporal Web UI; every ticket and CLI line links there.
     ui_url: str = "http://127.0.0.1:8233"
+    # Who is running the CLI (PBXOPS_OPERATOR), recorded in every procedure started or changed
+    # when no --requested-by/--by is given; a confirmation without any identity is refused.
+    operator: str | None = None
 
     # The provider's platform and helpdesk (the simulator locally).
     platform_url: str = "http://127.0.0.1:8080"

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from contracts.lifecycle import Action
 from simulator.errors import ConflictError, NotFoundError, SimulatorError
 from simulator.mobile_models import (
     DEFAULT_SMDP_ADDRESS,
@@ -35,7 +36,7 @@ from simulator.mobile_models import (
     MobileOrg,
 )
 from simulator.models import Job, Tenant, User, table
-from simulator.tenants import get_tenant, require_tenant
+from simulator.tenants import get_tenant, require_allowed
 from simulator.transitions import CALLBACK_PENDING, DONE
 
 PENDING, ONLINE, OFFLINE, DELETED = "pending_activation", "online", "offline", "deleted"
@@ -338,7 +339,8 @@ def create_device(
     """Assign a licence from the pool to the user: (device, created). Idempotent by device id."""
     tenant_id, user_id = spec.tenant_id, spec.user_id
     connection = session.connection()
-    require_tenant(connection, tenant_id)
+    # A deactivated (or deleting) service keeps its lines but gets no new one.
+    require_allowed(connection, tenant_id, Action.NEW_MOBILE_LINE)
     if connection.execute(_USER, {"tenant": tenant_id, "user": user_id}).first() is None:
         raise NotFoundError(f"user '{user_id}' not found in tenant '{tenant_id}'")
     existing = session.get(MobileDevice, device_id)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from contracts.lifecycle import Action
 from simulator.clock import utcnow
 from simulator.db import Database
 from simulator.deps import get_db, require_token
@@ -34,7 +35,7 @@ from simulator.numbers_vault import (
     require_device_portal,
     require_ecommerce,
 )
-from simulator.tenants import get_tenant
+from simulator.tenants import get_tenant, require_allowed
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ECOMMERCE_SOC_PREFIX = "ecom2checkout"
@@ -332,6 +333,8 @@ def delete_device(
             f"device {device_id} ({device.number}) was already deleted at "
             f"{device.deleted_at:%Y-%m-%d %H:%M:%S} UTC"
         )
+    # Only an active service's numbers are removed (a deletion releases them all itself).
+    require_allowed(session.connection(), tenant_id, Action.NUMBER_REMOVAL)
     if device.locked_reason:
         raise ConflictError(
             f"device {device_id} ({device.number}) cannot be deleted: {device.locked_reason}"

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class ServiceState(StrEnum):
+    PROVISIONING = "provisioning"
     ACTIVE = "active"
     DEACTIVATING = "deactivating"
     DEACTIVATED = "deactivated"

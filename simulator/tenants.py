@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session, object_session
 
+from contracts.lifecycle import Action, refusal
 from simulator.deletion_models import DeletionRecord, Recording
-from simulator.errors import NotFoundError
+from simulator.errors import ConflictError, NotFoundError
 from simulator.models import AnyRow, Extension, Tenant, User, table
 from simulator.schemas import (
     Access,
@@ -71,6 +72,7 @@ _VIEW = select(
 _ONE = _VIEW.where(_T.c.id == bindparam("tenant_id"))
 _ALL = _VIEW.order_by(_T.c.id)
 _EXISTS = select(_T.c.id).where(_T.c.id == bindparam("tenant_id"))
+_STATE = select(_T.c.service_state).where(_T.c.id == bindparam("tenant_id"))
 _USERS = (
     select(_U.c.id, _U.c.name, _U.c.email, _U.c.roles)
     .where(_U.c.tenant_id == bindparam("tenant_id"))
@@ -124,6 +126,16 @@ def require_tenant(connection: Connection, tenant_id: str) -> None:
     """NotFoundError unless the tenant exists; one indexed read, no ORM load."""
     if connection.execute(_EXISTS, {"tenant_id": tenant_id}).first() is None:
         raise tenant_not_found(tenant_id)
+
+
+def require_allowed(connection: Connection, tenant_id: str, action: Action) -> None:
+    """NotFoundError unless the tenant exists, ConflictError (the one sentence naming the
+    service's state) unless that state allows the action (contracts/lifecycle.py's table)."""
+    state = connection.execute(_STATE, {"tenant_id": tenant_id}).scalar()
+    if state is None:
+        raise tenant_not_found(tenant_id)
+    if (refused := refusal(tenant_id, state, action)) is not None:
+        raise ConflictError(refused)
 
 
 def _tenant_rows(connection: Connection, query: Any, tenant_id: str) -> Sequence[AnyRow]:

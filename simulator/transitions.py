@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from contracts.lifecycle import Action, states_allowing
 from simulator.deletion import complete_deletion, record_request
 from simulator.errors import ConflictError, NotFoundError
 from simulator.models import Extension, Job, Tenant, table
@@ -62,12 +63,17 @@ class Transition:
     on_start: Callable[[Connection, str, str, datetime], None] | None = None
 
 
+def _from(action: Action) -> tuple[ServiceState, ...]:
+    """The states a job may start from: contracts/lifecycle.py's table, the one place saying it."""
+    return tuple(ServiceState(state.value) for state in states_allowing(action))
+
+
 TRANSITIONS: dict[str, Transition] = {
     t.kind: t
     for t in (
         Transition(
             kind="deactivation",
-            from_states=(ServiceState.ACTIVE,),
+            from_states=_from(Action.DEACTIVATE),
             transient_state=ServiceState.DEACTIVATING,
             target_state=ServiceState.DEACTIVATED,
             duration_setting="deactivation_seconds",
@@ -76,7 +82,7 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition(
             kind="reactivation",
-            from_states=(ServiceState.DEACTIVATED,),
+            from_states=_from(Action.REACTIVATE),
             transient_state=ServiceState.REACTIVATING,
             target_state=ServiceState.ACTIVE,
             duration_setting="reactivation_seconds",
@@ -86,7 +92,7 @@ TRANSITIONS: dict[str, Transition] = {
         Transition(
             kind="deletion",
             # Billing only stops with a deletion, so a deactivated service can be deleted too.
-            from_states=(ServiceState.ACTIVE, ServiceState.DEACTIVATED),
+            from_states=_from(Action.DELETE),
             transient_state=ServiceState.DELETING,
             target_state=ServiceState.DELETED,
             duration_setting="deletion_seconds",

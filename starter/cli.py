@@ -16,6 +16,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from typer.main import get_command
 
+from contracts.lifecycle import Action
 from contracts.pbx import TransitionKind
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
@@ -26,6 +27,7 @@ from runtime.temporal import TemporalUnreachable, connect, quiet_runtime, unreac
 from starter import deletion, number_removal, render, ui_views
 from starter.errors import OperatorError
 from starter.follow import follow
+from starter.identity import ByOpt, who
 from starter.mobile import register as register_mobile
 from starter.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
 from starter.platform import PlatformApi, check_tenant_id
@@ -49,8 +51,19 @@ app = typer.Typer(
 # --- deactivation / reactivation -------------------------------------------------------------
 
 
+_ACTIONS = {
+    TransitionKind.DEACTIVATION: Action.DEACTIVATE,
+    TransitionKind.REACTIVATION: Action.REACTIVATE,
+}
+
+
 async def _transition(
-    kind: TransitionKind, tenant_id: str, wait: bool, notify: str | None, as_json: bool
+    kind: TransitionKind,
+    tenant_id: str,
+    wait: bool,
+    notify: str | None,
+    as_json: bool,
+    by: str | None = None,
 ) -> None:
     settings = get_settings()
     procedure = Procedure.DEACTIVATION
@@ -60,15 +73,13 @@ async def _transition(
         ServiceTransitionInput,
         tenant_id=check_tenant_id(tenant_id),
         requested_by=notify,
+        started_by=who(settings, by or notify),
         sla=settings.deactivation_sla,
         hard_cap=settings.deactivation_hard_cap,
     )
-    tenant, procedures = await tenant_ready_for(
-        settings, tenant_id, (kind.from_state.value,), kind.value
-    )
-    started = await procedures.start(
+    tenant, procedures = await tenant_ready_for(settings, tenant_id, _ACTIONS[kind])
+    started = await procedures.begin_lifecycle(
         procedure,
-        tenant_id,
         tenant_id,
         payload,
         summary=f"{procedure.label.capitalize()} of {tenant_id}",
@@ -77,6 +88,7 @@ async def _transition(
             f"Support ticket if not {kind.target_state.value} within "
             f"{minutes_or_hours(payload.sla)}."
         ),
+        started_by=payload.started_by,
     )
     render.report_start(started, as_json, wait)
     if not wait:
@@ -101,6 +113,7 @@ async def deactivate(
     notify: Annotated[
         str | None, typer.Option(help="Email the result to this address when it completes.")
     ] = None,
+    by: ByOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Deactivate a tenant's Cloud PBX service (switch off, block access, keep data and billing).
@@ -108,7 +121,7 @@ async def deactivate(
     The platform may take up to 15 minutes; past that a support ticket is opened automatically and
     resolved when the service finally shows `deactivated`.
     """
-    await _transition(TransitionKind.DEACTIVATION, tenant, wait, notify, as_json)
+    await _transition(TransitionKind.DEACTIVATION, tenant, wait, notify, as_json, by)
 
 
 @app.command()
@@ -119,10 +132,11 @@ async def reactivate(
     notify: Annotated[
         str | None, typer.Option(help="Email the result to this address when it completes.")
     ] = None,
+    by: ByOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Reactivate a deactivated service (the reverse path: same SLA and escalation)."""
-    await _transition(TransitionKind.REACTIVATION, tenant, wait, notify, as_json)
+    await _transition(TransitionKind.REACTIVATION, tenant, wait, notify, as_json, by)
 
 
 # --- observing ---------------------------------------------------------------------------------
@@ -152,6 +166,9 @@ async def status(
     description = await procedures.describe(workflow_id, run_id)
     run_id = description.run_id  # the status and the link of the same run
     current = await procedures.status(workflow_id, run_id, status_type(description.workflow_type))
+    if current.started_by is None:  # recorded at the start (memo) by every pbxops start
+        with contextlib.suppress(Exception):
+            current.started_by = await description.memo_value("started_by", None)
     closed_as = (
         None
         if description.status == WorkflowExecutionStatus.RUNNING

@@ -27,6 +27,7 @@ from contracts.deletion import (
     Phase,
     WithdrawRequest,
 )
+from contracts.lifecycle import Action
 from contracts.procedures import Procedure
 from contracts.wording import plural
 from runtime.settings import get_settings
@@ -35,6 +36,7 @@ from starter import render
 from starter.errors import OperatorError
 from starter.follow import follow
 from starter.history import search_attributes_upserted, statuses
+from starter.identity import ByOpt, who, who_confirms
 from starter.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
 from starter.platform import check_tenant_id
 from starter.preflight import tenant_ready_for
@@ -89,12 +91,9 @@ def request(
 async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
     settings = get_settings()
     payload = build(DeletionInput, tenant_id=check_tenant_id(tenant_id), requested_by=requested_by)
-    tenant, procedures = await tenant_ready_for(
-        settings, tenant_id, ("active", "deactivated"), "deletion"
-    )
-    started = await procedures.start(
+    tenant, procedures = await tenant_ready_for(settings, tenant_id, Action.DELETE)
+    started = await procedures.begin_lifecycle(
         Procedure.DELETION,
-        tenant_id,
         tenant_id,
         payload,
         summary=f"Service deletion of {tenant_id}",
@@ -103,6 +102,7 @@ async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
             "erased, usage zeroed, billing stopped. Code valid 1 hour; delivery within 2 "
             "business days of the confirmation."
         ),
+        started_by=requested_by,
     )
     current = await _until_code_sent(procedures, started)
     if as_json:
@@ -154,15 +154,20 @@ async def confirm(
     tenant: TenantOpt,
     code: Annotated[str, typer.Option(help=f"The {CODE_DIGITS}-digit code from the email.")],
     wait: WaitOpt = False,
+    by: ByOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Confirm with the emailed code. **Irreversible**: the delivery team starts deleting."""
+    """Confirm with the emailed code. **Irreversible**: the delivery team starts deleting.
+
+    Who confirms is recorded (`--by`, or PBXOPS_OPERATOR); a confirmation without it is refused.
+    """
     if not _CODE.match(code):
         raise OperatorError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
     settings = get_settings()
+    confirmer = who_confirms(settings, by)
     procedures = Procedures(await connect(settings), settings)
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
-    answer = await _update(procedures, workflow_id, "confirm", ConfirmCode(code=code))
+    answer = await _update(procedures, workflow_id, "confirm", ConfirmCode(code=code, by=confirmer))
     current = await _deadline_set(procedures.handle(workflow_id))
     url = await procedures.current_url(workflow_id)
     if not as_json:
@@ -204,12 +209,14 @@ async def _deadline_set(handle: WorkflowHandle[Any, Any]) -> DeletionStatus:
 
 @app.command()
 @run_async
-async def cancel(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
+async def cancel(tenant: TenantOpt, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """Withdraw a deletion request before it is confirmed (never after)."""
     settings = get_settings()
     procedures = Procedures(await connect(settings), settings)
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
-    answer = await _update(procedures, workflow_id, "withdraw", WithdrawRequest())
+    answer = await _update(
+        procedures, workflow_id, "withdraw", WithdrawRequest(by=who(settings, by))
+    )
     url = await procedures.current_url(workflow_id)
     if as_json:
         render.emit_json({"answer": answer, "url": url})

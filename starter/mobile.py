@@ -40,6 +40,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from contracts import search_attributes as sa
+from contracts.lifecycle import Action, refusal
 from contracts.mobile import (
     CodeOutcome,
     CodeRequest,
@@ -57,6 +58,7 @@ from runtime.temporal import connect, unreachable
 from starter import render
 from starter.errors import OperatorError
 from starter.history import search_attributes_upserted, statuses
+from starter.identity import who
 from starter.options import run_async
 from starter.platform import check_id, check_tenant_id
 from starter.procedures import Procedures, failure_message
@@ -351,7 +353,10 @@ async def provision(
     check_id(user, "user id")
     settings = get_settings()
     async with MobilePlatform(settings) as platform:
-        await platform.call("GET", f"/pbx/tenants/{quote(tenant, safe='')}")
+        service = (await platform.call("GET", f"/pbx/tenants/{quote(tenant, safe='')}"))["service"]
+        # Early and friendly only: the platform refuses the line on its own (lifecycle table).
+        if (refused := refusal(tenant, service["state"], Action.NEW_MOBILE_LINE)) is not None:
+            raise OperatorError(refused)
         users = await platform.call("GET", f"/pbx/tenants/{quote(tenant, safe='')}/users")
         if user not in {u["id"] for u in users}:
             raise OperatorError(f"user '{user}' not found in tenant '{tenant}'")
@@ -395,7 +400,9 @@ async def provision(
             static_details=(
                 f"Device **{payload.device_id}** of tenant **{tenant}**, user `{user}`; "
                 "provisioned from the pbxops CLI. Lives until the device is deleted."
+                f"\n\nStarted by **{who(settings)}**."
             ),
+            memo={"started_by": who(settings)},
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.TENANT_ID, tenant),

@@ -18,6 +18,7 @@ import typer
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from temporalio.service import RPCError
 
+from contracts.lifecycle import Action, refusal
 from contracts.number_removal import (
     ALLOWED_ROLES,
     MAX_NUMBERS,
@@ -39,6 +40,7 @@ from starter import render
 from starter.errors import OperatorError
 from starter.follow import follow
 from starter.options import JsonOpt, WaitOpt, build, run_async
+from starter.platform import PlatformApi
 from starter.procedures import STATUS_QUERY, Procedures, Started
 
 app = typer.Typer(
@@ -323,6 +325,11 @@ async def remove(
         found = [await systems.lookup(item) for item in numbers]
         tenant_id = one_customer(found)
         check_roles(email, tenant_id, await systems.roles(tenant_id, email))
+    # Early and friendly only: the device portal refuses on its own (contracts/lifecycle.py).
+    async with PlatformApi(settings) as platform:
+        state = (await platform.tenant(tenant_id))["service"]["state"]
+    if (refused := refusal(tenant_id, state, Action.NUMBER_REMOVAL)) is not None:
+        raise OperatorError(refused)
     payload = build(
         NumberRemovalInput,
         tenant_id=tenant_id,
@@ -344,6 +351,7 @@ async def remove(
         payload,
         summary=_summary(numbers),
         details=_details(found),
+        started_by=email,
     )
     await _report(procedures, started, wait, as_json)
 

@@ -1,7 +1,14 @@
-"""Checks before a procedure on a tenant starts: bad input must start nothing and change nothing."""
+"""Checks before a procedure on a tenant starts: bad input must start nothing and change nothing.
+
+Only early, friendly refusals: the service's state is checked against contracts/lifecycle.py's
+table here so that a wrong request fails before anything starts, but what is authoritative is
+elsewhere: the platform refuses a job its state does not allow, and the tenant's service workflow
+(workflows/service_lifecycle.py) refuses a second lifecycle procedure atomically on the server.
+"""
 
 from typing import Any
 
+from contracts.lifecycle import LIFECYCLE_ACTIONS, TRANSIENT, Action, refusal
 from runtime.settings import Settings
 from runtime.temporal import connect
 from starter.errors import OperatorError
@@ -10,24 +17,14 @@ from starter.procedures import Procedures
 
 
 async def tenant_ready_for(
-    settings: Settings, tenant_id: str, allowed_states: tuple[str, ...], action: str
+    settings: Settings, tenant_id: str, action: Action
 ) -> tuple[dict[str, Any], Procedures]:
-    """The tenant exists, runs no other procedure, and its service is in an allowed state."""
+    """The tenant exists and its service's state allows the action."""
     check_tenant_id(tenant_id)
     async with PlatformApi(settings) as platform:
         tenant = await platform.tenant(tenant_id)
-    procedures = Procedures(await connect(settings), settings)
-    # One procedure per service at a time; its link says where the running one is.
-    if running := await procedures.running_for_tenant(tenant_id):
-        raise OperatorError(
-            f"tenant '{tenant_id}' already has a running {running[0].procedure}: {running[0].url}"
-        )
     state = tenant["service"]["state"]
-    if state in ("deleting", "deleted"):
-        raise OperatorError(f"the service of tenant '{tenant_id}' is already {state}")
-    if state not in allowed_states:
-        raise OperatorError(
-            f"the service of tenant '{tenant_id}' is {state}; a {action} needs it "
-            f"{' or '.join(allowed_states)}"
-        )
-    return tenant, procedures
+    lifecycle_moving = action in LIFECYCLE_ACTIONS and state in TRANSIENT
+    if not lifecycle_moving and (refused := refusal(tenant_id, state, action)) is not None:
+        raise OperatorError(refused)
+    return tenant, Procedures(await connect(settings), settings)

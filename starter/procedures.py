@@ -10,10 +10,12 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -25,6 +27,15 @@ from temporalio.service import RPCError
 
 from contracts import search_attributes as sa
 from contracts.deletion import DeletionStatus
+from contracts.lifecycle import (
+    BEGIN_UPDATE,
+    BUSY_ERROR,
+    SERVICE_WORKFLOW,
+    BeginProcedure,
+    Begun,
+    ServiceInput,
+    service_workflow_id,
+)
 from contracts.mobile import MobileLineStatus
 from contracts.number_removal import NumberRemovalStatus
 from contracts.procedures import Procedure, ProcedureStatus
@@ -34,8 +45,13 @@ from runtime.settings import Settings
 from runtime.temporal import unreachable
 from starter.errors import OperatorError
 from starter.history import statuses, task_completed
+from starter.identity import who
 
 STATUS_QUERY = "status"
+# A lifecycle procedure that has just ended holds its service workflow for a workflow task more.
+_BUSY_RETRIES = 10
+_BUSY_PAUSE_SECONDS = 0.3
+_LIFECYCLE = (Procedure.DEACTIVATION, Procedure.REACTIVATION, Procedure.DELETION)
 
 
 @dataclass
@@ -81,8 +97,10 @@ class Procedures:
         payload: BaseModel,
         summary: str,
         details: str,
+        started_by: str | None = None,
     ) -> Started:
         workflow_id = procedure.workflow_id(business_key)
+        started_by = started_by or who(self._settings)
         try:
             handle = await self._client.start_workflow(
                 procedure.value,
@@ -92,7 +110,8 @@ class Procedures:
                 # One running procedure per business key: a second start is refused, never doubled.
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 static_summary=summary,
-                static_details=details,
+                static_details=f"{details}\n\nStarted by **{started_by}**.",
+                memo={"started_by": started_by},
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(sa.TENANT_ID, tenant_id),
@@ -109,9 +128,78 @@ class Procedures:
         run_id = handle.result_run_id or ""
         return Started(procedure, workflow_id, run_id, self.url(workflow_id, run_id))
 
-    async def running_for_tenant(self, tenant_id: str) -> list[Listed]:
-        query = f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running'"
-        return await self.list(query)
+    async def begin_lifecycle(
+        self,
+        procedure: Procedure,
+        tenant_id: str,
+        payload: BaseModel,
+        summary: str,
+        details: str,
+        started_by: str,
+    ) -> Started:
+        """Start a deactivation, reactivation or deletion through the tenant's service workflow
+        (workflows/service_lifecycle.py): the server starts it, or refuses it because another
+        lifecycle procedure of the tenant is running, atomically, whatever the timing."""
+        # A fast refusal that starts nothing, also for a procedure started before the service
+        # workflow existed (directly, under its own id). Never the guarantee: two starts in the
+        # same instant both pass it, and the service workflow lets only one of them through.
+        for running in await self._running_lifecycle(tenant_id):
+            raise OperatorError(
+                f"tenant '{tenant_id}' already has a running {running.procedure}: {running.url}"
+            )
+        request = BeginProcedure(
+            procedure=procedure,
+            tenant_id=tenant_id,
+            payload=payload.model_dump(mode="json"),
+            summary=summary,
+            details=f"{details}\n\nStarted by **{started_by}**.",
+            started_by=started_by,
+        )
+        for _ in range(_BUSY_RETRIES):
+            start = WithStartWorkflowOperation(
+                SERVICE_WORKFLOW,
+                ServiceInput(tenant_id=tenant_id),
+                id=service_workflow_id(tenant_id),
+                task_queue=self._settings.task_queue,
+                # One service workflow per tenant: every request joins the running one.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=f"Service of {tenant_id}: one lifecycle procedure at a time",
+            )
+            try:
+                begun = await self._client.execute_update_with_start_workflow(
+                    BEGIN_UPDATE, request, start_workflow_operation=start, result_type=Begun
+                )
+            except WorkflowUpdateFailedError as err:
+                cause = err.cause
+                if not (isinstance(cause, ApplicationError) and cause.type == BUSY_ERROR):
+                    raise OperatorError(getattr(cause, "message", None) or str(err)) from err
+                running = str(cause.details[0]) if cause.details else ""
+                if running and await self._is_running(running):
+                    raise OperatorError(f"{cause.message}: {self.url(running)}") from err
+                # The one it names has just ended and its service workflow is closing.
+            except RPCError as err:
+                if "completed" not in str(err).lower():
+                    raise
+                # The service workflow closed while the request reached it: start a new one.
+            else:
+                url = self.url(begun.workflow_id)
+                return Started(procedure, begun.workflow_id, begun.run_id, url)
+            await asyncio.sleep(_BUSY_PAUSE_SECONDS)
+        raise OperatorError(
+            f"the service workflow of tenant '{tenant_id}' is busy; try again in a moment: "
+            f"{self.url(service_workflow_id(tenant_id))}"
+        )
+
+    async def _running_lifecycle(self, tenant_id: str) -> list[Listed]:
+        ids = ", ".join(f"'{p.workflow_id(tenant_id)}'" for p in _LIFECYCLE)
+        return await self.list(f"WorkflowId IN ({ids}) AND ExecutionStatus = 'Running'", limit=1)
+
+    async def _is_running(self, workflow_id: str) -> bool:
+        try:
+            description = await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError:
+            return False
+        return description.status == WorkflowExecutionStatus.RUNNING
 
     async def list(self, query: str, limit: int = 200) -> list[Listed]:
         found: list[Listed] = []

@@ -94,6 +94,10 @@ def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None
     if status.step_detail:
         table.add_row("detail", status.step_detail.replace("**", "").replace("`", ""))
     table.add_row("started", when(status.started_at))
+    if status.started_by:
+        table.add_row("started by", escape(status.started_by))
+    for entry in status.audit:  # who confirmed, withdrew or changed it, in order
+        table.add_row(when(entry.at), escape(f"{entry.by} {entry.action}"))
     table.add_row("finished", when(status.finished_at))
     table.add_row("SLA deadline", when(status.sla_deadline))
     table.add_row("escalated", f"yes, ticket {status.ticket_id}" if status.escalated else "no")

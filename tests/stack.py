@@ -60,6 +60,8 @@ class Stack:
             # The operator accounts the simulator wrote into its vault beside its database.
             "PBXOPS_SECRETS_DIR": str(self.workdir / "secrets"),
             "COLUMNS": "200",
+            # Who the CLI records as the operator (a confirmation without one is refused).
+            "PBXOPS_OPERATOR": "ops@provider.example",
             **overrides,
         }
 

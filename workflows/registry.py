@@ -15,6 +15,7 @@ from workflows.provisioning import (
     PbxConnectionEnable,
 )
 from workflows.service_deletion import ServiceDeletion
+from workflows.service_lifecycle import ServiceLifecycle
 from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 from workflows.support import ProblemReport, SupportContactsChange
 
@@ -30,4 +31,5 @@ ALL_WORKFLOWS = [
     CustomerUpdate,
     SupportContactsChange,
     ProblemReport,
+    ServiceLifecycle,
 ]

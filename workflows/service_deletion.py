@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionKind,
         TransitionRequest,
     )
-    from contracts.procedures import Outcome, Procedure
+    from contracts.procedures import AuditEntry, Outcome, Procedure
     from contracts.wording import plural
 
 from workflows import calls
@@ -89,6 +89,7 @@ class ServiceDeletion:
             step=Step.ADMINS,
             started_at=workflow.now(),
             max_wrong_codes=inp.max_wrong_codes,
+            started_by=str(inp.requested_by),
         )
 
     # --- handlers -------------------------------------------------------------------------------
@@ -101,11 +102,15 @@ class ServiceDeletion:
         assert self._digest is not None  # the validator let us in only while awaiting
         matches = await calls.check_code(CodeCheck(code=request.code, digest=self._digest))
         self._refuse_unless_awaiting()  # another Update may have won while we checked
+        by = request.by or "unknown (confirmed before identities were recorded)"
         if matches:
             self._status.phase = Phase.CONFIRMED
             self._status.confirmed_at = workflow.now()
+            self._status.confirmed_by = by
+            self._audit("confirmed the deletion", by)
             return Answer(message="confirmed: the deletion cannot be undone", phase=Phase.CONFIRMED)
         self._status.wrong_codes += 1
+        self._audit("entered a wrong code", by)
         left = self._input.max_wrong_codes - self._status.wrong_codes
         if left <= 0:
             self._status.phase = Phase.LOCKED
@@ -120,12 +125,19 @@ class ServiceDeletion:
     def _validate_confirm(self, request: ConfirmCode) -> None:
         if not _CODE_FORMAT.match(request.code):
             raise ValueError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
+        if not request.by:
+            raise ValueError(
+                "a confirmation needs the identity of who confirms (--by or PBXOPS_OPERATOR)"
+            )
         self._refuse_unless_awaiting()
 
     @workflow.update(description="Withdraw the request before it is confirmed; never after.")
     def withdraw(self, request: WithdrawRequest) -> Answer:
         self._status.phase = Phase.WITHDRAWN
         self._status.error = request.reason
+        if request.by:
+            self._status.withdrawn_by = request.by
+            self._audit("withdrew the request", request.by)
         return Answer(message="withdrawn: nothing was deleted", phase=Phase.WITHDRAWN)
 
     @withdraw.validator
@@ -383,11 +395,18 @@ class ServiceDeletion:
             tenant_id=self._input.tenant_id,
             phase=self._status.phase,
             state=state,
+            requested_by=str(self._input.requested_by),
+            confirmed_by=self._status.confirmed_by,
+            withdrawn_by=self._status.withdrawn_by,
             confirmed_at=self._status.confirmed_at,
             deadline=deadline,
             escalated=self._escalation.ticket_id is not None,
             ticket_id=self._escalation.ticket_id,
         )
+
+    def _audit(self, action: str, by: str) -> None:
+        self._status.audit.append(AuditEntry(action=action, by=by, at=workflow.now()))
+        add_note(self._status, f"{action.capitalize()}: **{by}**.")
 
     def _enter(self, step: str, detail: str) -> None:
         show_step(self._status, step, detail)

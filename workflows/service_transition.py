@@ -59,6 +59,7 @@ class _ServiceTransition:
             tenant_id=inp.tenant_id,
             step=Step.REQUESTING,
             started_at=workflow.now(),
+            started_by=inp.started_by or None,
         )
 
     # --- handlers -------------------------------------------------------------------------------
@@ -138,6 +139,7 @@ class _ServiceTransition:
             escalated=self._escalation.ticket_id is not None,
             ticket_id=self._escalation.ticket_id,
             took_seconds=took.total_seconds(),
+            started_by=inp.started_by or None,
         )
 
     async def _escalate(self) -> None:

@@ -346,7 +346,9 @@ class Operator:
             text = await self._mail_text(run.admin, "DELETION")
             code = re.search(r"Confirmation code: (\d{8})", text)
             assert code, text
-            await self._update(run, "confirm", ConfirmCode(code=code[1]))
+            await self._update(
+                run, "confirm", ConfirmCode(code=code[1], by="chaos@provider.example")
+            )
         if run.kind == "mobile":
             await self._activate(run)
             await self._online(run)

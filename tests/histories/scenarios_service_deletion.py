@@ -33,7 +33,9 @@ def _scenario(name: str, drive: Drive) -> Scenario:
 
 
 async def _confirm(handle: WorkflowHandle, code: str) -> None:
-    await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=code))
+    await handle.execute_update(
+        ServiceDeletion.confirm, ConfirmCode(code=code, by="ops@provider.example")
+    )
 
 
 async def deleted_after_two_wrong_codes(env, handle, platform) -> None:

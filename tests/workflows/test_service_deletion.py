@@ -74,7 +74,9 @@ async def code_emailed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None
 
 
 async def confirm(handle: WorkflowHandle, code: str):
-    return await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=code))
+    return await handle.execute_update(
+        ServiceDeletion.confirm, ConfirmCode(code=code, by="ops@provider.example")
+    )
 
 
 async def platform_deletes(
@@ -117,6 +119,40 @@ async def test_happy_path_deletes_everything_and_the_code_never_reaches_history(
     ]
     assert code not in json.dumps(events)
     assert code not in (await status(handle)).model_dump_json()
+
+
+async def test_a_confirmation_without_an_identity_is_refused_and_who_confirmed_is_recorded(
+    env, platform
+):
+    handle = await start(env, platform)
+    await code_emailed(env, handle)
+    code = platform.code_for()
+
+    with pytest.raises(WorkflowUpdateFailedError) as anonymous:
+        await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=code))
+    assert "needs the identity of who confirms" in anonymous.value.cause.message
+    assert (await status(handle)).phase == Phase.AWAITING_CODE  # nothing changed
+
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            ServiceDeletion.confirm, ConfirmCode(code=wrong(code), by="eve@provider.example")
+        )
+    await handle.execute_update(
+        ServiceDeletion.confirm, ConfirmCode(code=code, by="lea@provider.example")
+    )
+    current = await status(handle)
+    assert current.started_by == "ops@provider.example"
+    assert current.confirmed_by == "lea@provider.example"
+    assert [(e.by, e.action) for e in current.audit] == [
+        ("eve@provider.example", "entered a wrong code"),
+        ("lea@provider.example", "confirmed the deletion"),
+    ]
+    await platform_deletes(env, handle, platform)
+    result = await handle.result()
+    assert (result.requested_by, result.confirmed_by) == (
+        "ops@provider.example",
+        "lea@provider.example",
+    )
 
 
 async def test_four_wrong_codes_then_the_right_one(env, platform):
