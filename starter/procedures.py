@@ -143,9 +143,9 @@ class Procedures:
         # A fast refusal that starts nothing, also for a procedure started before the service
         # workflow existed (directly, under its own id). Never the guarantee: two starts in the
         # same instant both pass it, and the service workflow lets only one of them through.
-        for running in await self._running_lifecycle(tenant_id):
+        for listed in await self._running_lifecycle(tenant_id):
             raise OperatorError(
-                f"tenant '{tenant_id}' already has a running {running.procedure}: {running.url}"
+                f"tenant '{tenant_id}' already has a running {listed.procedure}: {listed.url}"
             )
         request = BeginProcedure(
             procedure=procedure,
@@ -156,7 +156,7 @@ class Procedures:
             started_by=started_by,
         )
         for _ in range(_BUSY_RETRIES):
-            start = WithStartWorkflowOperation(
+            start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
                 SERVICE_WORKFLOW,
                 ServiceInput(tenant_id=tenant_id),
                 id=service_workflow_id(tenant_id),
