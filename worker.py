@@ -107,6 +107,8 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
         pbx.get_admins,
         pbx.purge,
         pbx.purge_all,
+        pbx.live_mobile_lines,
+        pbx.mobile_lines_ended,
         codes.issue,
         codes.check,
         helpdesk.open_ticket,

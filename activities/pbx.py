@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.http import request
 from activities.idempotency import idempotency_key, workflow_of_activity
@@ -15,6 +16,7 @@ from contracts.deletion import (
     PurgeRequest,
     PurgeStep,
     TenantAdmins,
+    TenantLines,
 )
 from contracts.pbx import (
     ActivityNames,
@@ -39,6 +41,10 @@ def _snapshot(tenant: dict[str, Any]) -> ServiceSnapshot:
         usage_minutes=service.get("usage_minutes", 0),
         users_total=data["users"],
         recordings_total=data["recordings"],
+        mobile_lines_total=data.get("mobile_lines", 0),
+        numbers_total=data.get("numbers", 0),
+        support_contacts_total=data.get("support_contacts", 0),
+        problem_reports_total=data.get("problem_reports", 0),
     )
 
 
@@ -123,3 +129,26 @@ class PbxActivities:
     async def get_service(self, ref: TenantRef) -> ServiceSnapshot:
         """Read the service as it is now: the safety poll behind the platform's callback."""
         return await self._snapshot(ref.tenant_id)
+
+    async def _live_lines(self, tenant_id: str) -> list[str]:
+        path = f"/pbx/tenants/{quote(tenant_id, safe='')}/mobile/devices"
+        devices = await request(self._client, "GET", path)
+        return [device["id"] for device in devices if device["status"] != "deleted"]
+
+    @activity.defn(name=DeletionActivities.LIVE_LINES)
+    async def live_mobile_lines(self, ref: TenantRef) -> TenantLines:
+        """The tenant's eSIM lines not deleted yet: the deletion tells each one's workflow."""
+        return TenantLines(
+            tenant_id=ref.tenant_id, device_ids=await self._live_lines(ref.tenant_id)
+        )
+
+    @activity.defn(name=DeletionActivities.LINES_ENDED)
+    async def mobile_lines_ended(self, ref: TenantRef) -> TenantLines:
+        """Fails (retryably) while a line is still live; the workflow's retry policy waits."""
+        if live := await self._live_lines(ref.tenant_id):
+            raise ApplicationError(
+                f"{len(live)} eSIM line(s) of tenant '{ref.tenant_id}' still live: "
+                f"{', '.join(live[:5])}",
+                type="LinesStillLive",
+            )
+        return TenantLines(tenant_id=ref.tenant_id)

@@ -84,6 +84,8 @@ def account_snapshot(body: dict[str, Any]) -> AccountSnapshot:
         connection=connection_snapshot(body["connection"]) if body["connection"] else None,
         support_contacts=[SupportContact.model_validate(c) for c in body["support_contacts"]],
         roles_pending=body["roles_pending"],
+        service_state=body.get("service_state"),
+        esim_licences=body.get("esim_licences", 0),
     )
 
 

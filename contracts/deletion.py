@@ -19,6 +19,9 @@ DEFAULT_HARD_CAP = timedelta(days=30)
 
 # The delivery team's purge, in order; each is one idempotent platform call shown in the UI.
 PURGE_STEPS = ("extensions", "users", "recordings", "numbers", "usage", "billing")
+# Issue 15: what the purge also erases, in deletions started since (workflow patch
+# ERASE_EVERYTHING); the step-by-step purge of older deletions keeps PURGE_STEPS alone.
+ERASE_STEPS = ("mobile-lines", "contacts", "problem-reports")
 PURGE_LABELS = {
     "extensions": "deleting extensions",
     "users": "deleting users",
@@ -26,6 +29,9 @@ PURGE_LABELS = {
     "numbers": "releasing phone numbers",
     "usage": "zeroing usage",
     "billing": "stopping billing",
+    "mobile-lines": "ending eSIM lines, licences back to the reseller",
+    "contacts": "removing support contacts",
+    "problem-reports": "closing problem reports",
 }
 
 
@@ -147,6 +153,23 @@ class DeletionResult(BaseModel):
     ticket_id: str | None = None
 
 
+class TenantLines(BaseModel):
+    """The tenant's eSIM lines still live (their device ids): each one's workflow is told."""
+
+    tenant_id: str
+    device_ids: list[str] = Field(default_factory=list)
+
+
+class ServiceDeleted(BaseModel):
+    """Signal to a line's workflow: the tenant's service is being deleted; end the line."""
+
+    tenant_id: str
+    by: str = ""
+
+
+SERVICE_DELETED_SIGNAL = "service_deleted"
+
+
 class DeletionActivities:
     GET_ADMINS = "pbx.get_admins"
     PURGE = "pbx.purge"
@@ -155,3 +178,5 @@ class DeletionActivities:
     ISSUE_CODE = "codes.issue"
     CHECK_CODE = "codes.check"
     SEND_CODE = "mail.send_deletion_code"
+    LIVE_LINES = "pbx.live_mobile_lines"
+    LINES_ENDED = "pbx.mobile_lines_ended"

@@ -70,6 +70,12 @@ class ServiceSnapshot(BaseModel):
     usage_minutes: int = 0
     users_total: int = 0
     recordings_total: int = 0
+    # What else a deletion erases (issue 15): live eSIM lines, numbers not released, support
+    # contacts and problem reports of the tenant's customer account.
+    mobile_lines_total: int = 0
+    numbers_total: int = 0
+    support_contacts_total: int = 0
+    problem_reports_total: int = 0
 
 
 class TransitionRequest(BaseModel):

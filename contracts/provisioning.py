@@ -18,6 +18,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from contracts.pbx import ServiceState
 from contracts.procedures import ProcedureStatus
 from contracts.support import ID_PATTERN, ContactRef, Email, SupportContact
 from contracts.text import MultiLine, SingleLine
@@ -118,6 +119,8 @@ class CustomerDetails(BaseModel):
     trial_days: int = Field(default=DEFAULT_TRIAL_DAYS, ge=1, le=365)
     # At most one per reseller, never billed (on invoices at zero).
     internal_demo: bool = False
+    # The tenant's eSIM (mobile-line) licence pool, taken from the reseller's.
+    esim_licences: int = Field(default=0, ge=0, le=100_000)
 
     _country = field_validator("country")(check_country)
 
@@ -335,6 +338,10 @@ class AccountSnapshot(BaseModel):
     connection: ConnectionSnapshot | None = None
     support_contacts: list[SupportContact] = []
     roles_pending: list[str] = []
+    # One tenant model: the account is the tenant of this id, its Cloud PBX service in this
+    # state (provisioning until the last step, then active), with this eSIM licence pool.
+    service_state: ServiceState | None = None
+    esim_licences: int = 0
 
 
 class ResellerSnapshot(BaseModel):

@@ -16,8 +16,10 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from simulator.clock import utcnow
 from simulator.deletion_models import DeletionRecord, Recording
 from simulator.errors import ConflictError, NotFoundError
+from simulator.mobile_models import ActivationCode, MobileDevice, MobileOrg
 from simulator.models import Extension, Tenant, User, table
 from simulator.numbers_models import NumberDevice
+from simulator.provisioning_models import CustomerUser, ProblemReport, SupportContactRow
 from simulator.schemas import ServiceState
 from simulator.tenants import tenant_not_found
 
@@ -65,15 +67,73 @@ def _zeroing(column: str, zero: Any) -> Purger:
     return purge
 
 
+_ML, _MC, _MO = table(MobileDevice), table(ActivationCode), table(MobileOrg)
+_LIVE_LINES = select(_ML.c.id).where(
+    _ML.c.tenant_id == bindparam("tenant"), _ML.c.status != "deleted"
+)
+_END_LINES = (
+    update(_ML)
+    .where(_ML.c.tenant_id == bindparam("tenant"), _ML.c.status != "deleted")
+    .values(
+        status="deleted",
+        deleted_at=bindparam("now", type_=_ML.c.deleted_at.type),
+        profile_code_id=None,
+        calls_until=None,
+    )
+)
+_REVOKE_CODES = (
+    update(_MC)
+    .where(_MC.c.device_id.in_(_LIVE_LINES.scalar_subquery()), _MC.c.state == "current")
+    .values(state="revoked", closed_at=bindparam("now", type_=_MC.c.closed_at.type))
+)
+_RETURN_POOL = update(_MO).where(_MO.c.tenant_id == bindparam("tenant")).values(licences_total=0)
+
+
+def _mobile_lines(connection: Connection, tenant_id: str) -> int:
+    """End the lines the procedure has not ended yet (their workflows end them first, telling
+    the users); the tenant's whole licence allocation goes back to its reseller's pool."""
+    params = {"tenant": tenant_id, "now": utcnow()}
+    connection.execute(_REVOKE_CODES, params)
+    ended = int(connection.execute(_END_LINES, params).rowcount or 0)
+    connection.execute(_RETURN_POOL, {"tenant": tenant_id})
+    return ended
+
+
+def _account_rows(rows: Table) -> Purger:
+    """Rows of the tenant's customer account (one tenant model: the same id)."""
+    statement = delete(rows).where(rows.c.account_id == bindparam("tenant"))
+
+    def purge(connection: Connection, tenant_id: str) -> int:
+        return int(connection.execute(statement, {"tenant": tenant_id}).rowcount or 0)
+
+    return purge
+
+
+_delete_users = _deleting_rows(table(User))
+_delete_account_users = _account_rows(table(CustomerUser))
+
+
+def _users(connection: Connection, tenant_id: str) -> int:
+    """The tenant's users, and the same people as its customer account's users."""
+    removed = _delete_users(connection, tenant_id)
+    _delete_account_users(connection, tenant_id)
+    return removed
+
+
 # In the order the delivery team runs them. Other areas of the platform that hold a tenant's
-# data (mobile lines, say) add theirs with ``register_purger``.
+# data add theirs with ``register_purger``. The last three erase what issue 15 found left over:
+# eSIM lines and their licences, support contacts, pending problem reports (closed with the
+# account: nothing of them remains).
 PURGE_STEPS: dict[str, Purger] = {
     "extensions": _deleting_rows(table(Extension)),
-    "users": _deleting_rows(table(User)),
+    "users": _users,
     "recordings": _deleting_rows(table(Recording)),
     "numbers": _numbers,
     "usage": _zeroing("usage_minutes", 0),
     "billing": _zeroing("billing_active", False),
+    "mobile-lines": _mobile_lines,
+    "contacts": _account_rows(table(SupportContactRow)),
+    "problem-reports": _account_rows(table(ProblemReport)),
 }
 
 

@@ -20,8 +20,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from simulator import customer_tenants
+from simulator.clock import utcnow
 from simulator.errors import ConflictError, NotFoundError, SimulatorError
-from simulator.models import table
+from simulator.mobile_models import MobileOrg
+from simulator.models import Tenant, table
 from simulator.provisioning_models import (
     CustomerAccount,
     CustomerPbx,
@@ -212,6 +215,7 @@ def demo_of(session: Session, reseller_id: str, but: str | None = None) -> Custo
 
 def reseller_out(session: Session, reseller: Reseller) -> ResellerOut:
     demo = demo_of(session, reseller.id)
+    esim_total, esim_allocated = customer_tenants.reseller_pool(session, reseller.id)
     count = session.scalar(
         select(func.count())
         .select_from(CustomerAccount)
@@ -224,6 +228,9 @@ def reseller_out(session: Session, reseller: Reseller) -> ResellerOut:
         partners=[PartnerOut(id=p.id, name=p.name, email=p.email) for p in reseller.partners],
         demo_account=f"{demo.name} ({demo.id})" if demo else None,
         customers=int(count or 0),
+        esim_licences_total=esim_total,
+        esim_licences_allocated=esim_allocated,
+        esim_licences_available=esim_total - esim_allocated,
     )
 
 
@@ -248,6 +255,8 @@ def put_reseller(session: Session, reseller_id: str, spec: ResellerIn) -> Resell
             row = other or PartnerUser(id=partner.id, reseller_id=reseller_id)
             reseller.partners.append(row)
         row.name, row.email = partner.name, check_email(partner.email)
+    if spec.esim_licences is not None:
+        customer_tenants.set_reseller_pool(session, reseller_id, spec.esim_licences)
     return reseller
 
 
@@ -315,6 +324,7 @@ def account_out(session: Session, account: CustomerAccount) -> CustomerOut:
         )
     ).all()
     emails = {email.lower() for email, _ in rows}
+    tenant, org = session.get(Tenant, account.id), session.get(MobileOrg, account.id)
     return CustomerOut(
         id=account.id,
         reseller=account.reseller_id,
@@ -339,13 +349,19 @@ def account_out(session: Session, account: CustomerAccount) -> CustomerOut:
         support_contacts=[_contact_out(session, row) for row in account.contacts],
         roles_pending=_pending_roles(account, emails),
         created_at=account.created_at,
+        tenant_id=tenant.id if tenant else None,
+        service_state=tenant.service_state if tenant else None,
+        esim_licences=org.licences_total if org else 0,
     )
 
 
 def _new_account_id(session: Session, name: str) -> str:
     base = name_key(name)[:40].strip("-") or "customer"
     candidate, n = base, 1
-    while session.get(CustomerAccount, candidate) is not None:
+    while (
+        session.get(CustomerAccount, candidate) is not None
+        or session.get(Tenant, candidate) is not None
+    ):
         n += 1
         candidate = f"{base}-{n}"
     return candidate
@@ -402,6 +418,7 @@ def create_account(
     *,
     created_by: str = "partner",
     state: str = "provisioning",
+    account_id: str | None = None,
 ) -> CustomerAccount:
     get_reseller(session, reseller_id)
     key = _check_unique_name(session, reseller_id, spec.name)
@@ -413,7 +430,7 @@ def create_account(
         raise InvalidInput("at least one support contact is required to create a customer account")
     contacts = [_contact_row(session, reseller_id, c, "partner") for c in spec.support_contacts]
     account = CustomerAccount(
-        id=_new_account_id(session, spec.name),
+        id=account_id or _new_account_id(session, spec.name),
         reseller_id=reseller_id,
         name=spec.name,
         name_key=key,
@@ -432,6 +449,8 @@ def create_account(
     )
     session.add(account)
     account.contacts = _dedupe(session, contacts)
+    session.flush()
+    customer_tenants.open_tenant(session, account, spec.esim_licences, state, now)
     return account
 
 
@@ -441,10 +460,19 @@ def create_direct(session: Session, account_id: str, spec: DirectCustomerIn, now
     if existing is not None:
         session.delete(existing)
         session.flush()
+    if (tenant := session.get(Tenant, account_id)) is not None:  # replaced whole, tenant too
+        session.execute(delete(MobileOrg).where(MobileOrg.tenant_id == account_id))
+        session.delete(tenant)
+        session.flush()
     account = create_account(
-        session, spec.reseller, spec, now, created_by=spec.created_by, state=spec.state
+        session,
+        spec.reseller,
+        spec,
+        now,
+        created_by=spec.created_by,
+        state=spec.state,
+        account_id=account_id,
     )
-    account.id = account_id
     session.flush()
     for admin in spec.admins:
         invite_admin(session, account, admin, now)
@@ -509,6 +537,7 @@ def delete_provisioning_account(session: Session, account_id: str) -> dict[str, 
             "provisioned can be removed this way"
         )
     session.delete(account)
+    customer_tenants.drop_tenant(session, account_id)
     return {"deleted": True, "account_id": account_id}
 
 
@@ -551,6 +580,7 @@ def invite_admin(
     if user.invitation_token is None:
         user.invitation_token = secrets.token_urlsafe(18)
         user.invited_at = now
+    customer_tenants.sync_people(session, account, now)
     return InvitationOut(
         user_id=user.id, email=user.email, invitation_url=INVITE_BASE + user.invitation_token
     )
@@ -760,7 +790,7 @@ def import_users(session: Session, account: CustomerAccount, body: ImportIn) -> 
             user.name = spec.name
         by_pbx[spec.pbx_user_id] = user
     conn.state = "monitoring" if conn.state == "monitoring" else "syncing"
-    session.flush()
+    customer_tenants.sync_people(session, account, utcnow())
     total = session.scalar(
         select(func.count()).select_from(CustomerUser).where(CustomerUser.account_id == account.id)
     )
@@ -802,6 +832,7 @@ def remove_pbx(session: Session, account: CustomerAccount, keep_disabled: bool) 
     ).all():
         user.pbx_user_id = user.extension = user.phone_e164 = user.sub_account = None
     session.expire(account, ["users"])
+    customer_tenants.sync_people(session, account, utcnow())
     conn = account.connection
     if conn is None:
         return
@@ -828,6 +859,7 @@ def assign_roles(session: Session, account: CustomerAccount, body: RolesIn) -> R
     for user in users:
         user.roles = _roles_for(account, user.email, user.is_admin)
     emails = {u.email.lower() for u in users}
+    customer_tenants.sync_people(session, account, utcnow())
     return RolesOut(applied=len(users), pending=_pending_roles(account, emails))
 
 

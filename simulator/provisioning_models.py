@@ -188,3 +188,19 @@ class CustomerPbxUser(Base):
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # None: the PBX's main account.
     sub_account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ResellerEsimPool(Base):
+    """A reseller's eSIM (mobile-line) licences, shared out to its customers' tenants.
+
+    A tenant's allocation is its ``mobile_orgs.licences_total``: what the reseller has left is
+    its total less what its tenants hold, so a deleted tenant's licences come back by themselves.
+    A table of its own (no new column on ``resellers``), so an existing database gains it.
+    """
+
+    __tablename__ = "reseller_esim_pools"
+
+    reseller_id: Mapped[str] = mapped_column(
+        ForeignKey("resellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    licences_total: Mapped[int] = mapped_column(Integer, default=0)

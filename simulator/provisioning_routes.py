@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from simulator.clock import utcnow
+from simulator.customer_tenants import activate_tenant
 from simulator.db import Database
 from simulator.deps import get_db, require_token
 from simulator.provisioning import (
@@ -156,6 +157,7 @@ def activate(account_id: str, db: Database = Depends(get_db)) -> CustomerOut:
     with db.transaction() as session:
         account = get_account(session, account_id)
         account.state = "active"
+        activate_tenant(session, account)  # one tenant model: its service is active now
         return account_out(session, account)
 
 

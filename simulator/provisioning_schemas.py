@@ -43,6 +43,8 @@ class ResellerIn(BaseModel):
     name: str | None = None
     notification_email: str | None = None
     partners: list[PartnerIn] = []
+    # eSIM licences the reseller shares out to its customers' tenants (None: leave as is).
+    esim_licences: int | None = Field(default=None, ge=0)
 
 
 class ResellerOut(BaseModel):
@@ -52,6 +54,9 @@ class ResellerOut(BaseModel):
     partners: list[PartnerOut]
     demo_account: str | None
     customers: int
+    esim_licences_total: int = 0
+    esim_licences_allocated: int = 0
+    esim_licences_available: int = 0
 
 
 class ContactIn(BaseModel):
@@ -82,6 +87,8 @@ class CustomerIn(BaseModel):
     trial_days: int = Field(default=30, ge=1, le=365)
     internal_demo: bool = False
     support_contacts: list[ContactIn] = []
+    # The tenant's eSIM licence pool, taken from the reseller's.
+    esim_licences: int = Field(default=0, ge=0, le=100_000)
 
 
 class CustomerPatch(BaseModel):
@@ -141,6 +148,10 @@ class CustomerOut(BaseModel):
     admins: int
     connection: ConnectionOut | None
     support_contacts: list[ContactOut]
+    # One tenant model: the account's tenant (same id) and its Cloud PBX service's state.
+    tenant_id: str | None = None
+    service_state: str | None = None
+    esim_licences: int = 0
     roles_pending: list[str]
     created_at: datetime
 

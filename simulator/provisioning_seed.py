@@ -9,10 +9,23 @@ Idempotent: what exists is left as it is.
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simulator.provisioning import create_direct, put_customer_pbx, put_reseller
-from simulator.provisioning_models import CustomerAccount, CustomerPbx
+from simulator.models import Tenant
+from simulator.provisioning import (
+    create_direct,
+    locale_for,
+    name_key,
+    put_customer_pbx,
+    put_reseller,
+)
+from simulator.provisioning_models import (
+    CustomerAccount,
+    CustomerPbx,
+    CustomerUser,
+    SupportContactRow,
+)
 from simulator.provisioning_schemas import (
     AdminIn,
     ContactIn,
@@ -24,7 +37,15 @@ from simulator.provisioning_schemas import (
     SubAccountIn,
 )
 
+# The provider's own sales channel: the demo tenants (acme, globex, initech) are its customers.
+DEMO_RESELLER = "pbx-direct"
 RESELLERS = {
+    DEMO_RESELLER: ResellerIn(
+        name="Cloud PBX Direct Sales",
+        notification_email="sales@pbx-direct.example",
+        partners=[PartnerIn(id="p-dora", name="Dora Sala", email="dora.sala@pbx-direct.example")],
+        esim_licences=100,
+    ),
     "northwind": ResellerIn(
         name="Northwind Telecom Partners",
         notification_email="provisioning@northwind.example",
@@ -32,6 +53,7 @@ RESELLERS = {
             PartnerIn(id="p-anna", name="Anna Ferri", email="anna.ferri@northwind.example"),
             PartnerIn(id="p-bruno", name="Bruno Costa", email="bruno.costa@northwind.example"),
         ],
+        esim_licences=20,
     ),
     "contoso": ResellerIn(
         name="Contoso Voice",
@@ -64,6 +86,7 @@ CUSTOMER_PBXS = {
     ),
 }
 
+DEMO_CUSTOMERS = ("acme", "globex", "initech")
 ACCOUNTS = {
     "northwind-lab": DirectCustomerIn(
         reseller="northwind",
@@ -97,3 +120,38 @@ def seed_provisioning(session: Session, now: datetime) -> None:
     for account_id, account in ACCOUNTS.items():
         if session.get(CustomerAccount, account_id) is None:
             create_direct(session, account_id, account, now)
+    seed_demo_customers(session, now)
+
+
+def seed_demo_customers(session: Session, now: datetime) -> None:
+    """One tenant model: each demo tenant is an ordinary customer of the direct-sales reseller,
+    its users the account's users (Admins as Admins). Adopts tenants that exist, once."""
+    for tenant in session.scalars(select(Tenant).where(Tenant.id.in_(DEMO_CUSTOMERS))).all():
+        if session.get(CustomerAccount, tenant.id) is not None:
+            continue
+        account = CustomerAccount(
+            id=tenant.id,
+            reseller_id=DEMO_RESELLER,
+            name=tenant.name,
+            name_key=name_key(tenant.name),
+            product_type="professional",
+            country=tenant.country,
+            locale=locale_for(tenant.country),
+            state="active",
+            created_at=now,
+            updated_at=now,
+        )
+        account.contacts = [
+            SupportContactRow(email=f"support@{tenant.id}.example", added_by="seed")
+        ]
+        account.users = [
+            CustomerUser(
+                id=user.id,
+                name=user.name,
+                email=user.email,
+                roles=list(user.roles),
+                is_admin="Admin" in user.roles,
+            )
+            for user in tenant.users
+        ]
+        session.add(account)

@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session, object_session
 from contracts.lifecycle import Action, refusal
 from simulator.deletion_models import DeletionRecord, Recording
 from simulator.errors import ConflictError, NotFoundError
+from simulator.mobile_models import MobileDevice
 from simulator.models import AnyRow, Extension, Tenant, User, table
+from simulator.numbers_models import NumberDevice
+from simulator.provisioning_models import ProblemReport, SupportContactRow
 from simulator.schemas import (
     Access,
     ExtensionIn,
@@ -46,6 +49,8 @@ def tenant_settings(tenant: Tenant) -> TenantSettings:
 # every procedure polls.
 _T, _U, _E = table(Tenant), table(User), table(Extension)
 _R, _D = table(Recording), table(DeletionRecord)
+_M, _N = table(MobileDevice), table(NumberDevice)
+_C, _P = table(SupportContactRow), table(ProblemReport)
 
 
 def _count(table: Any, *criteria: Any) -> Any:
@@ -67,6 +72,10 @@ _VIEW = select(
     _count(_E, _E.c.tenant_id == _T.c.id).label("extensions"),
     _count(_E, _E.c.tenant_id == _T.c.id, _E.c.registered).label("extensions_registered"),
     _count(_R, _R.c.tenant_id == _T.c.id).label("recordings"),
+    _count(_M, _M.c.tenant_id == _T.c.id, _M.c.status != "deleted").label("mobile_lines"),
+    _count(_N, _N.c.tenant_id == _T.c.id, _N.c.deleted_at.is_(None)).label("numbers"),
+    _count(_C, _C.c.account_id == _T.c.id).label("support_contacts"),
+    _count(_P, _P.c.account_id == _T.c.id).label("problem_reports"),
     select(_D.c.completed_at).where(_D.c.tenant_id == _T.c.id).scalar_subquery().label("deleted"),
 )
 _ONE = _VIEW.where(_T.c.id == bindparam("tenant_id"))
@@ -106,6 +115,10 @@ def _view(row: AnyRow) -> TenantOut:
             extensions=row.extensions,
             extensions_registered=row.extensions_registered,
             recordings=row.recordings,
+            mobile_lines=row.mobile_lines,
+            numbers=row.numbers,
+            support_contacts=row.support_contacts,
+            problem_reports=row.problem_reports,
         ),
         deleted_at=row.deleted,
     )

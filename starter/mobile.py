@@ -454,7 +454,9 @@ async def _code_update(name: str, device: str, as_json: bool, png: Path | None, 
     client, settings = await _client(device)
     handle = await _require_running(client, device)
     try:
-        outcome = await handle.execute_update(name, CodeRequest(), result_type=CodeOutcome)
+        outcome = await handle.execute_update(
+            name, CodeRequest(requested_by=who(get_settings())), result_type=CodeOutcome
+        )
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err
     url = await Procedures(client, settings).current_url(handle.id)
@@ -501,7 +503,7 @@ async def delete(
         typer.confirm(f"Delete mobile device '{device}'? Its line stops working", abort=True)
     try:
         result = await handle.execute_update(
-            "delete", DeleteRequest(), result_type=MobileLineResult
+            "delete", DeleteRequest(requested_by=who(get_settings())), result_type=MobileLineResult
         )
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         PurgeRequest,
         PurgeStep,
         TenantAdmins,
+        TenantLines,
     )
     from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
     from contracts.mail import EmailMessage, EmailSent
@@ -204,6 +205,39 @@ async def purge_all(request: PurgeRequest) -> PurgeReport:
         PurgeReport,
         activity_id="purge",
         summary=f"purge {', '.join(request.steps)}",
+    )
+
+
+async def live_mobile_lines(tenant_id: str) -> TenantLines:
+    return await _on_platform(
+        DeletionActivities.LIVE_LINES,
+        TenantRef(tenant_id=tenant_id),
+        TenantLines,
+        activity_id="live-lines",
+        summary=f"list the live eSIM lines of {tenant_id}",
+        schedule_to_close=MUST_SUCCEED,
+    )
+
+
+# Each line's own workflow deletes its device and tells its user: give them ten minutes.
+LINES_END_WITHIN = timedelta(minutes=10)
+
+
+async def mobile_lines_ended(tenant_id: str) -> TenantLines:
+    """Retried (the activity fails while a line is still live) until every line has ended."""
+    return await workflow.execute_activity(
+        DeletionActivities.LINES_ENDED,
+        TenantRef(tenant_id=tenant_id),
+        result_type=TenantLines,
+        activity_id="lines-ended",
+        start_to_close_timeout=PER_ATTEMPT,
+        schedule_to_close_timeout=LINES_END_WITHIN,
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(milliseconds=500),
+            backoff_coefficient=1.5,
+            maximum_interval=timedelta(seconds=20),
+        ),
+        summary=f"wait until every eSIM line of {tenant_id} has ended",
     )
 
 

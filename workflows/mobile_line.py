@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as sa
+    from contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
     from contracts.mobile import (
         DEVICE_EVENT_SIGNAL,
         RECENT_EVENTS_KEPT,
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         PhoneEventKind,
         ProvisionLine,
     )
-    from contracts.procedures import Outcome, Procedure
+    from contracts.procedures import AuditEntry, Outcome, Procedure
     from contracts.wording import days_or_seconds
 
 from workflows.sla import fail
@@ -106,6 +107,9 @@ class MobileLine:
         self._step = Step.PROVISIONING if not self._state.provisioned else ""
         self._detail = ""
         self._indexed_step = Step.PROVISIONING
+        # Set by the tenant's deletion (a Signal): the line ends with the service.
+        self._service_deleted: ServiceDeleted | None = None
+        self._audit: list[AuditEntry] = []
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -119,8 +123,14 @@ class MobileLine:
             await self._provision()
         while self._result is None:
             await workflow.wait_condition(
-                lambda: self._result is not None or self._time_to_hand_over()
+                lambda: (
+                    self._result is not None
+                    or self._time_to_hand_over()
+                    or self._service_deleted is not None
+                )
             )
+            if self._result is None and self._service_deleted is not None:
+                await self._end_with_the_service(self._service_deleted)
             if self._result is not None:
                 break
             # Hand over to a fresh run once nothing is in flight; the state goes with it. The
@@ -373,6 +383,7 @@ class MobileLine:
                 self._require_pending()
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
+            self._record(req, "issued a new activation code")
             return await self._issue(CodeReason.NEW_CODE)
 
     @new_code.validator
@@ -389,6 +400,7 @@ class MobileLine:
                 self._require_live()
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
+            self._record(req, "reported the phone lost or stolen")
             return await self._issue(CodeReason.LOST_STOLEN)
 
     @lost_stolen.validator
@@ -405,49 +417,93 @@ class MobileLine:
                 self._require_live()
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
-            self._deleting = True
-            self._enter(Step.DELETING, "Deleting the device and returning its licence.")
-            self._busy = True
-            try:
-                deleted = await workflow.execute_activity(
-                    MobileActivityNames.DELETE_DEVICE,
-                    DeviceRef(device_id=self._input.device_id),
-                    result_type=DeviceDeleted,
-                    activity_id="delete",
-                    start_to_close_timeout=PER_ATTEMPT,
-                    schedule_to_close_timeout=MUST_SUCCEED,
-                    retry_policy=PLATFORM_RETRY,
-                    summary="delete the device, return its licence, tell the user",
-                )
-            except ActivityError as err:
-                self._deleting = False
-                self._refresh()
-                raise ApplicationError(_cause_message(err), type="PlatformRejected") from err
-            finally:
-                self._busy = False
-            self._disarm_expiry()
-            if self._state.code is not None and self._state.code.state == CodeState.CURRENT:
-                self._state.code.state = CodeState.REVOKED
-            self._adopt(deleted.device, force=True)
-            self._state.status = DeviceStatus.DELETED
-            self._finished_at = workflow.now()
-            self._result = MobileLineResult(
-                device_id=self._input.device_id,
-                status=DeviceStatus.DELETED,
-                licences_available=deleted.licences_available,
-                user_notified=deleted.user_notified,
-                codes_issued=self._state.codes_issued,
+            self._record(req, "deleted the line")
+            return await self._delete_device()
+
+    async def _delete_device(self) -> MobileLineResult:
+        """Delete the device, return its licence, tell the user; the workflow then ends."""
+        self._deleting = True
+        self._enter(Step.DELETING, "Deleting the device and returning its licence.")
+        self._busy = True
+        try:
+            deleted = await workflow.execute_activity(
+                MobileActivityNames.DELETE_DEVICE,
+                DeviceRef(device_id=self._input.device_id),
+                result_type=DeviceDeleted,
+                activity_id="delete",
+                start_to_close_timeout=PER_ATTEMPT,
+                schedule_to_close_timeout=MUST_SUCCEED,
+                retry_policy=PLATFORM_RETRY,
+                summary="delete the device, return its licence, tell the user",
             )
-            note = "the user was emailed" if deleted.user_notified else deleted.note
-            self._refresh(
-                extra=f"Licence returned to the pool ({deleted.licences_available} available); "
-                f"{note}."
-            )
-            return self._result
+        except ActivityError as err:
+            self._deleting = False
+            self._refresh()
+            raise ApplicationError(_cause_message(err), type="PlatformRejected") from err
+        finally:
+            self._busy = False
+        self._disarm_expiry()
+        if self._state.code is not None and self._state.code.state == CodeState.CURRENT:
+            self._state.code.state = CodeState.REVOKED
+        self._adopt(deleted.device, force=True)
+        self._state.status = DeviceStatus.DELETED
+        self._finished_at = workflow.now()
+        self._result = MobileLineResult(
+            device_id=self._input.device_id,
+            status=DeviceStatus.DELETED,
+            licences_available=deleted.licences_available,
+            user_notified=deleted.user_notified,
+            codes_issued=self._state.codes_issued,
+        )
+        note = "the user was emailed" if deleted.user_notified else deleted.note
+        self._refresh(
+            extra=f"Licence returned to the pool ({deleted.licences_available} available); {note}."
+        )
+        return self._result
 
     @delete.validator
     def _validate_delete(self, req: DeleteRequest) -> None:
         self._require_live()
+
+    def _record(self, req: CodeRequest | DeleteRequest, action: str) -> None:
+        """Who changed the line, for its status (audit of who did what)."""
+        if req.requested_by:
+            self._audit.append(AuditEntry(action=action, by=req.requested_by, at=workflow.now()))
+
+    @workflow.signal(
+        name=SERVICE_DELETED_SIGNAL,
+        description="The tenant's service is being deleted: end this line as a deletion does "
+        "(device deleted, licence back, the user told) and end this workflow.",
+    )
+    def service_deleted(self, notice: ServiceDeleted) -> None:
+        if notice.tenant_id == self._input.tenant_id and self._service_deleted is None:
+            self._service_deleted = notice
+
+    async def _end_with_the_service(self, notice: ServiceDeleted) -> None:
+        async with self._lock:
+            if self._result is not None or self._deleting:
+                return
+            self._audit.append(
+                AuditEntry(
+                    action="deleted the tenant's service, ending this line",
+                    by=notice.by or "the service deletion",
+                    at=workflow.now(),
+                )
+            )
+            try:
+                await self._delete_device()
+            except ApplicationError as err:
+                # The deletion's purge ends the line on the platform; this workflow ends anyway.
+                self._finished_at = workflow.now()
+                self._state.status = DeviceStatus.DELETED
+                self._result = MobileLineResult(
+                    device_id=self._input.device_id,
+                    status=DeviceStatus.DELETED,
+                    licences_available=0,
+                    user_notified=False,
+                    codes_issued=self._state.codes_issued,
+                )
+                self._refresh(extra=f"Ended with the service: {err.message}")
 
     # --- status ---------------------------------------------------------------------------------
 
@@ -482,6 +538,7 @@ class MobileLine:
             last_event=state.recent_events[-1] if state.recent_events else None,
             recent_events=state.recent_events,
             runs=state.runs,
+            audit=list(self._audit),
         )
 
     # --- bookkeeping ----------------------------------------------------------------------------

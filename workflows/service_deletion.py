@@ -13,6 +13,7 @@
    Admins are told.
 """
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 
@@ -24,8 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from contracts.calendar import BusinessDeadline
     from contracts.deletion import (
         CODE_DIGITS,
+        ERASE_STEPS,
         PURGE_LABELS,
         PURGE_STEPS,
+        SERVICE_DELETED_SIGNAL,
         Answer,
         CodeCheck,
         CodeEmail,
@@ -36,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         PurgeRequest,
         PurgeStep,
+        ServiceDeleted,
         WithdrawRequest,
     )
     from contracts.mail import EmailMessage
@@ -61,6 +65,11 @@ _CODE_FORMAT = re.compile(rf"^\d{{{CODE_DIGITS}}}$")
 # 1 billable action instead of 18 events and 6 actions); those started before keep their six.
 # Once none of those can still be running (the 30-day hard cap), the old branch can go.
 PURGE_IN_ONE_ACTIVITY = "purge-in-one-activity"
+# Deletions started after this change erase everything of the tenant (issue 15): each eSIM line's
+# workflow is told to end its line (device deleted, licence back, user told), and the purge also
+# ends what is left of the lines, removes the support contacts and closes the problem reports;
+# the final check covers all of it.
+ERASE_EVERYTHING = "erase-everything"
 
 
 class Step:
@@ -252,6 +261,7 @@ class ServiceDeletion:
         # the markers of one workflow task as one action). The SDK also upserts the
         # TemporalChangeVersion search attribute with it: 1 action, against the 5 it saves.
         purge_in_one = workflow.patched(PURGE_IN_ONE_ACTIVITY)
+        erase_everything = purge_in_one and workflow.patched(ERASE_EVERYTHING)
         self._status.sla_deadline = deadline
         workflow.upsert_search_attributes(
             [sa.STEP.value_set(Step.PURGING), sa.SLA_DEADLINE.value_set(deadline)]
@@ -264,8 +274,10 @@ class ServiceDeletion:
         except ActivityError as err:
             raise self._failed(cause_message(err), "PlatformRejected") from err
         self._job.job_id = accepted.job_id
+        if erase_everything:
+            await self._end_lines()
         if purge_in_one:
-            await self._purge(deadline)
+            await self._purge(deadline, erase_everything)
         else:
             await self._purge_step_by_step(deadline)
 
@@ -305,8 +317,41 @@ class ServiceDeletion:
         self._enter(Step.DONE, "The service is deleted: data erased, usage zero, billing stopped.")
         return self._result(after.state, deadline)
 
-    async def _purge(self, deadline: datetime) -> None:
-        steps = list(PURGE_STEPS)
+    async def _end_lines(self) -> None:
+        """Every live eSIM line's own workflow ends it: its device is deleted, its licence goes
+        back and its user is told, exactly as when one line is deleted. A line whose workflow
+        does not answer in time is ended by the purge (licence back, but no email)."""
+        tenant_id = self._input.tenant_id
+        lines = await calls.live_mobile_lines(tenant_id)
+        if not lines.device_ids:
+            return
+        self._enter(
+            Step.PURGING,
+            f"Ending {len(lines.device_ids)} eSIM line(s): each line's workflow deletes its "
+            "device, returns its licence and tells its user.",
+        )
+        told = ServiceDeleted(tenant_id=tenant_id, by=self._status.confirmed_by or "")
+        signals = [
+            workflow.get_external_workflow_handle(Procedure.MOBILE_LINE.workflow_id(device)).signal(
+                SERVICE_DELETED_SIGNAL, told
+            )
+            for device in lines.device_ids
+        ]
+        outcomes = await asyncio.gather(*signals, return_exceptions=True)
+        missing = [d for d, o in zip(lines.device_ids, outcomes, strict=True) if o is not None]
+        try:
+            await calls.mobile_lines_ended(tenant_id)
+        except ActivityError:
+            missing = missing or lines.device_ids
+        if missing:
+            add_note(
+                self._status,
+                f"eSIM line(s) {', '.join(missing)} did not end by their workflow; the purge "
+                "ends them (licence back, the user not emailed).",
+            )
+
+    async def _purge(self, deadline: datetime, erase_everything: bool = False) -> None:
+        steps = list(PURGE_STEPS) + (list(ERASE_STEPS) if erase_everything else [])
         self._enter(
             Step.PURGING,
             f"Purging: {', '.join(PURGE_LABELS[step] for step in steps)}. Deadline "
@@ -354,6 +399,10 @@ class ServiceDeletion:
             "recordings": after.recordings_total > 0,
             "usage": after.usage_minutes > 0,
             "billing": after.billing_active,
+            "eSIM lines": after.mobile_lines_total > 0,
+            "numbers": after.numbers_total > 0,
+            "support contacts": after.support_contacts_total > 0,
+            "problem reports": after.problem_reports_total > 0,
         }
         problems = [name for name, wrong in left.items() if wrong]
         if problems:

@@ -84,6 +84,10 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
         "extensions": 0,
         "extensions_registered": 0,
         "recordings": 0,
+        "mobile_lines": 0,
+        "numbers": 0,
+        "support_contacts": 0,
+        "problem_reports": 0,
     }
     assert tenant["deleted_at"] is not None
     for address in ("ops@provider.example", "anna@e2e-del.example"):

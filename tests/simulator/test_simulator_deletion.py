@@ -41,6 +41,10 @@ def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_t
         "extensions": 3,
         "extensions_registered": 3,
         "recordings": 5,
+        "mobile_lines": 0,
+        "numbers": 1,
+        "support_contacts": 0,
+        "problem_reports": 0,
     }
 
     refused = client.post(f"/pbx/tenants/{uid}/purge/users")
@@ -65,6 +69,10 @@ def test_deletion_purges_everything_but_the_record(sim: SimulatorProcess, make_t
         "extensions": 0,
         "extensions_registered": 0,
         "recordings": 0,
+        "mobile_lines": 0,
+        "numbers": 0,
+        "support_contacts": 0,
+        "problem_reports": 0,
     }
     assert after["deleted_at"] is not None
     assert client.get(f"/pbx/tenants/{uid}/extensions").json() == []

@@ -196,5 +196,17 @@ def test_the_seed_has_resellers_pbxs_a_demo_and_a_provider_made_account(tmp_path
         lab = client.get("/pbx/customers/northwind-lab").json()
         assert lab["internal_demo"] and lab["created_by"] == "partner"
         assert client.get("/pbx/customers/legacy-telco").json()["created_by"] == "provider"
+        # One tenant model: each demo tenant is an ordinary customer of the direct reseller, and
+        # each account a tenant with a Cloud PBX service.
+        acme = client.get("/pbx/customers/acme").json()
+        assert (acme["reseller"], acme["service_state"], acme["esim_licences"]) == (
+            "pbx-direct",
+            "active",
+            5,
+        )
+        assert (acme["users"], acme["admins"]) == (3, 2)
+        assert client.get("/pbx/tenants/northwind-lab").json()["service"]["state"] == "active"
+        direct = client.get("/pbx/resellers/pbx-direct").json()
+        assert direct["esim_licences_allocated"] == 5 + 3 + 1  # acme, globex, initech
         sim.restart()  # seeding again on start keeps what exists
-        assert len(sim.client.get("/pbx/customers").json()) == 2
+        assert len(sim.client.get("/pbx/customers").json()) == 5

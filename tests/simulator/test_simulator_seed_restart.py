@@ -39,7 +39,8 @@ def test_seed_cli_is_idempotent_and_serve_seed_keeps_live_state(tmp_path: Path) 
 
     with SimulatorProcess(db_path, seed=True) as sim:
         first = _everything(sim)
-        assert set(first) == set(DEMO)
+        # The demo tenants, and the seeded reseller accounts, which are tenants too (issue 15).
+        assert set(first) == {*DEMO, "northwind-lab", "legacy-telco"}
         for tenant_id, seconds in DEMO.items():
             seeded = first[tenant_id]
             assert seeded["tenant"]["settings"]["deactivation_seconds"] == seconds

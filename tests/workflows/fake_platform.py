@@ -21,6 +21,7 @@ from contracts.deletion import (
     PurgeRequest,
     PurgeStep,
     TenantAdmins,
+    TenantLines,
 )
 from contracts.mail import EmailSent
 from contracts.pbx import (
@@ -55,6 +56,8 @@ class FakePlatform(FakeHelpdesk):
     """Answer the next N transition requests with a transient 5xx."""
     request_attempts: int = 0
     polls: int = 0
+    mobile_lines: list[str] = field(default_factory=list)
+    """Device ids of the tenant's live eSIM lines (their workflows end them on a deletion)."""
 
     def snapshot(self) -> ServiceSnapshot:
         return ServiceSnapshot(
@@ -141,6 +144,16 @@ class FakePlatform(FakeHelpdesk):
             platform.purged.extend(request.steps)
             return PurgeReport(steps=[Purged(step=step, removed=1) for step in request.steps])
 
+        @activity.defn(name=DeletionActivities.LIVE_LINES)
+        async def live_mobile_lines(ref: TenantRef) -> TenantLines:
+            return TenantLines(tenant_id=ref.tenant_id, device_ids=list(platform.mobile_lines))
+
+        @activity.defn(name=DeletionActivities.LINES_ENDED)
+        async def mobile_lines_ended(ref: TenantRef) -> TenantLines:
+            if platform.mobile_lines:
+                raise ApplicationError(f"{len(platform.mobile_lines)} line(s) still live")
+            return TenantLines(tenant_id=ref.tenant_id)
+
         @activity.defn(name=DeletionActivities.SEND_CODE)
         async def send_code(email: CodeEmail) -> EmailSent:
             info = activity.info()
@@ -157,6 +170,8 @@ class FakePlatform(FakeHelpdesk):
             get_admins,
             purge,
             purge_all,
+            live_mobile_lines,
+            mobile_lines_ended,
             send_code,
             codes.issue,
             codes.check,

@@ -16,6 +16,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.deletion import (
+    ERASE_STEPS,
     PURGE_STEPS,
     ConfirmCode,
     DeletionInput,
@@ -105,7 +106,7 @@ async def test_happy_path_deletes_everything_and_the_code_never_reaches_history(
     await platform_deletes(env, handle, platform)
     result = await handle.result()
 
-    assert platform.purged == list(PURGE_STEPS)
+    assert platform.purged == [*PURGE_STEPS, *ERASE_STEPS]
     assert result.phase == Phase.CONFIRMED and result.state == ServiceState.DELETED
     assert not result.escalated and platform.tickets == []
     [done] = platform.mails
