@@ -163,6 +163,7 @@ def sync_people(session: Session, account: CustomerAccount, now: datetime) -> No
                     number=person.phone_e164,
                     label=person.name[:200],
                     soc_code=DIRECT_SOC,
+                    csu_sync_seconds=0.0,
                     created_at=now,
                 )
             )

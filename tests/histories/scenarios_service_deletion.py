@@ -16,8 +16,8 @@ from workflows.service_deletion import ServiceDeletion
 Drive = Callable[[WorkflowEnvironment, WorkflowHandle, FakePlatform], Awaitable[None]]
 
 
-def _scenario(name: str, drive: Drive) -> Scenario:
-    platform = FakePlatform()
+def _scenario(name: str, drive: Drive, **platform_facts) -> Scenario:
+    platform = FakePlatform(**platform_facts)
 
     async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
         inp = DeletionInput(tenant_id="acme", requested_by="ops@provider.example")
@@ -52,6 +52,15 @@ async def deleted_late_with_ticket(env, handle, platform) -> None:
     await platform_deletes(env, handle, platform)
 
 
+async def deleted_with_its_esim_lines(env, handle, platform) -> None:
+    """Issue 15: the line's workflow is told (here it is gone: the signal fails), the deletion
+    waits for the line to end, then purges everything and checks it all."""
+    await _confirm(handle, platform.code_for())
+    await env.sleep(timedelta(seconds=5))
+    platform.mobile_lines.clear()  # the line ended
+    await platform_deletes(env, handle, platform)
+
+
 async def expired(env, handle, platform) -> None:
     await env.sleep(timedelta(hours=2))
 
@@ -72,4 +81,5 @@ SCENARIOS = [
     _scenario("deletion_expired", expired),
     _scenario("deletion_locked", locked),
     _scenario("deletion_withdrawn", withdrawn),
+    _scenario("deletion_erases_esim_lines", deleted_with_its_esim_lines, mobile_lines=["md-gone"]),
 ]
