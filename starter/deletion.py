@@ -116,6 +116,7 @@ async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
     )
     render.out.print(
         f"  confirm with: pbxops delete confirm --tenant {tenant_id} --code <{CODE_DIGITS} digits>"
+        + ("" if settings.operator else " --by <you@provider.example>")
     )
 
 
