@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceDeleted,
         WithdrawRequest,
     )
+    from contracts.lifecycle import Action, refusal
     from contracts.mail import EmailMessage
     from contracts.pbx import (
         PLATFORM_EVENT_SIGNAL,
@@ -190,11 +191,15 @@ class ServiceDeletion:
             tenant = await calls.get_admins(inp.tenant_id)
         except ActivityError as err:
             raise self._failed(cause_message(err), "PlatformRejected") from err
-        if tenant.state in (ServiceState.DELETING, ServiceState.DELETED):
-            raise self._failed(
-                f"the service of tenant '{inp.tenant_id}' is already {tenant.state.value}",
-                "AlreadyDeleted",
+        # The lifecycle table decides (contracts/lifecycle.py): only an active or deactivated
+        # service can be deleted; a deleting or deleted one "is already" so.
+        if (refused := refusal(inp.tenant_id, tenant.state, Action.DELETE)) is not None:
+            kind = (
+                "AlreadyDeleted"
+                if tenant.state in (ServiceState.DELETING, ServiceState.DELETED)
+                else "WrongState"
             )
+            raise self._failed(refused, kind)
         if not tenant.admins:
             raise self._failed(
                 f"tenant '{inp.tenant_id}' has no user with the Admin role, so nobody can "

@@ -57,6 +57,8 @@ class FakePlatform(FakeHelpdesk):
     request_attempts: int = 0
     polls: int = 0
     mobile_lines: list[str] = field(default_factory=list)
+    support_contacts: int = 0
+    """What the platform still shows of the account's contacts after its job (0: erased)."""
     """Device ids of the tenant's live eSIM lines (their workflows end them on a deletion)."""
 
     def snapshot(self) -> ServiceSnapshot:
@@ -71,6 +73,7 @@ class FakePlatform(FakeHelpdesk):
             usage_minutes=self.usage_minutes,
             users_total=self.users,
             recordings_total=self.recordings,
+            support_contacts_total=self.support_contacts,
         )
 
     def finish(self, target: ServiceState) -> None:

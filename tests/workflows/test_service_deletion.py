@@ -262,6 +262,45 @@ async def test_no_admin_fails_with_a_clear_reason(env, platform):
     assert platform.codes_sent == {}
 
 
+async def test_a_service_still_provisioning_cannot_be_deleted_and_no_code_goes_out(env, platform):
+    platform.state = ServiceState.PROVISIONING  # the lifecycle table allows no deletion yet
+
+    handle = await start(env, platform)
+    with pytest.raises(Exception) as failure:
+        await handle.result()
+
+    assert failure.value.cause.message == (
+        "the service of tenant 'acme' is provisioning; a deletion needs it active or deactivated"
+    )
+    assert platform.codes_sent == {}
+
+
+async def test_the_eSIM_lines_end_before_the_purge_and_everything_is_checked(env, platform):
+    platform.mobile_lines = ["md-1"]  # a line whose workflow is gone: the signal fails
+    handle = await start(env, platform)
+    await code_emailed(env, handle)
+    await confirm(handle, platform.code_for())
+    await reach(env, handle, "purging")
+    assert platform.purged == []  # waiting for the line to end first
+    platform.mobile_lines.clear()
+    await platform_deletes(env, handle, platform)
+    await handle.result()
+
+    assert platform.purged[-3:] == ["mobile-lines", "contacts", "problem-reports"]
+
+
+async def test_a_support_contact_left_after_the_deletion_fails_the_verification(env, platform):
+    handle = await start(env, platform)
+    await code_emailed(env, handle)
+    await confirm(handle, platform.code_for())
+    platform.support_contacts = 1  # the platform reports done but kept a contact
+    await platform_deletes(env, handle, platform)
+
+    with pytest.raises(Exception) as failure:
+        await handle.result()
+    assert "these remain: support contacts" in failure.value.cause.message
+
+
 async def test_stuck_purge_opens_one_ticket_at_the_deadline_then_resolves_it(env, platform):
     handle = await start(env, platform)
     await code_emailed(env, handle)
