@@ -51,6 +51,7 @@ STATUS_QUERY = "status"
 # A lifecycle procedure that has just ended holds its service workflow for a workflow task more.
 _BUSY_RETRIES = 10
 _BUSY_PAUSE_SECONDS = 0.3
+_WORKER_ANSWERS_WITHIN_SECONDS = 30
 _LIFECYCLE = (Procedure.DEACTIVATION, Procedure.REACTIVATION, Procedure.DELETION)
 
 
@@ -166,9 +167,17 @@ class Procedures:
                 static_summary=f"Service of {tenant_id}: one lifecycle procedure at a time",
             )
             try:
-                begun = await self._client.execute_update_with_start_workflow(
-                    BEGIN_UPDATE, request, start_workflow_operation=start, result_type=Begun
-                )
+                # The service workflow answers once a worker runs it: never wait forever.
+                async with asyncio.timeout(_WORKER_ANSWERS_WITHIN_SECONDS):
+                    begun = await self._client.execute_update_with_start_workflow(
+                        BEGIN_UPDATE, request, start_workflow_operation=start, result_type=Begun
+                    )
+            except TimeoutError as err:
+                raise OperatorError(
+                    f"no worker answered within {_WORKER_ANSWERS_WITHIN_SECONDS}s (is the worker "
+                    f"running?); the {procedure.label} starts when one does: "
+                    f"{self.url(service_workflow_id(tenant_id))}"
+                ) from err
             except WorkflowUpdateFailedError as err:
                 cause = err.cause
                 if not (isinstance(cause, ApplicationError) and cause.type == BUSY_ERROR):
