@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
 from contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeOutcome,
@@ -119,6 +120,14 @@ async def long_life(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMob
     await _delete(handle)
 
 
+async def ended_with_the_service(env, handle: WorkflowHandle, p: FakeMobilePlatform):
+    """Issue 15: the tenant's deletion tells the line to end; it deletes its device and ends."""
+    await _provisioned(handle)
+    await _activate(handle, p)
+    notice = ServiceDeleted(tenant_id="acme", by="ops@provider.example")
+    await handle.signal(SERVICE_DELETED_SIGNAL, notice)
+
+
 async def nothing(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform):
     return None
 
@@ -129,4 +138,5 @@ SCENARIOS = [
     _scenario("mobile_line_lost_stolen", lost_stolen),
     _scenario("mobile_line_continue_as_new", long_life, first_run=True, max_history_events=100),
     _scenario("mobile_line_pool_exhausted", nothing, licences_total=0),
+    _scenario("mobile_line_ended_by_service_deletion", ended_with_the_service),
 ]
