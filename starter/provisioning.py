@@ -640,6 +640,14 @@ async def show(account: AccountArg, as_json: JsonOpt = False) -> None:
     ]
     if found["roles_pending"]:
         rows.append(("roles pending", ", ".join(found["roles_pending"])))
+    if found.get("service_state"):  # one tenant model: the account is the tenant of its id
+        rows.append(
+            (
+                "tenant",
+                f"{found['tenant_id']}: Cloud PBX service {found['service_state']}, "
+                f"{found.get('esim_licences', 0)} eSIM licence(s)",
+            )
+        )
     for label, value in rows:
         table.add_row(label, value)
     render.out.print(table)

@@ -141,6 +141,8 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     assert set(users) == {LEA, MAX} and "Admin" in users[LEA]["roles"]
     assert get(stack, f"/pbx/tenants/{ACCOUNT}/mobile")["licences_total"] == 2
     assert get(stack, f"/pbx/resellers/{RESELLER}")["esim_licences_available"] == POOL - 2
+    shown = ok(stack.cli("customer", "show", ACCOUNT))
+    assert f"{ACCOUNT}: Cloud PBX service active, 2 eSIM licence(s)" in shown
 
     # --- 2. two eSIM lines, one activated from the QR code of its email --------------------------
     devices = []
