@@ -175,6 +175,14 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     # --- 5. reactivated --------------------------------------------------------------------------
     ok(stack.cli("reactivate", "--tenant", ACCOUNT, "--wait"))
 
+    # A problem report is pending, a support contact on record: the deletion must close both.
+    ok(stack.cli("report-problem", "--account", ACCOUNT, "--application", "softphone",
+                 "--description", "no audio"))  # fmt: skip
+    wait_until(
+        lambda: get(stack, f"/pbx/tenants/{ACCOUNT}")["data"]["problem_reports"] == 1, 15, "report"
+    )
+    assert get(stack, f"/pbx/tenants/{ACCOUNT}")["data"]["support_contacts"] == 1
+
     # --- 6. deleted with the code emailed to the Admin -------------------------------------------
     ok(stack.cli("delete", "--tenant", ACCOUNT, "--requested-by", "ops@provider.example"))
     [code_email] = [m for m in mails(stack, LEA) if "DELETION" in m["Subject"]]
