@@ -184,14 +184,15 @@ class Procedures:
                     raise OperatorError(getattr(cause, "message", None) or str(err)) from err
                 running = str(cause.details[0]) if cause.details else ""
                 if running and await self._is_running(running):
-                    raise OperatorError(f"{cause.message}: {self.url(running)}") from err
+                    link = await self.current_url(running)  # the run that holds the service
+                    raise OperatorError(f"{cause.message}: {link}") from err
                 # The one it names has just ended and its service workflow is closing.
             except RPCError as err:
                 if "completed" not in str(err).lower():
                     raise
                 # The service workflow closed while the request reached it: start a new one.
             else:
-                url = self.url(begun.workflow_id)
+                url = self.url(begun.workflow_id, begun.run_id or None)  # the run it started
                 return Started(procedure, begun.workflow_id, begun.run_id, url)
             await asyncio.sleep(_BUSY_PAUSE_SECONDS)
         raise OperatorError(
