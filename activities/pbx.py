@@ -25,6 +25,7 @@ from contracts.pbx import (
     TransitionAccepted,
     TransitionRequest,
 )
+from contracts.wording import plural
 
 
 def _snapshot(tenant: dict[str, Any]) -> ServiceSnapshot:
@@ -147,7 +148,7 @@ class PbxActivities:
         """Fails (retryably) while a line is still live; the workflow's retry policy waits."""
         if live := await self._live_lines(ref.tenant_id):
             raise ApplicationError(
-                f"{len(live)} eSIM line(s) of tenant '{ref.tenant_id}' still live: "
+                f"{plural(len(live), 'eSIM line')} of tenant '{ref.tenant_id}' still live: "
                 f"{', '.join(live[:5])}",
                 type="LinesStillLive",
             )

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from contracts.wording import plural
 from simulator.errors import ConflictError
 from simulator.mobile_models import MobileOrg
 from simulator.models import Extension, Tenant, User
@@ -76,7 +77,8 @@ def open_tenant(
         total, allocated = reseller_pool(session, account.reseller_id)
         if allocated + esim_licences > total:
             raise ConflictError(
-                f"reseller '{account.reseller_id}' has {total - allocated} eSIM licence(s) left "
+                f"reseller '{account.reseller_id}' has "
+                f"{plural(total - allocated, 'eSIM licence')} left "
                 f"in its pool; {esim_licences} asked"
             )
     portal_url, sip_domain = default_access(account.id)

@@ -645,7 +645,7 @@ async def show(account: AccountArg, as_json: JsonOpt = False) -> None:
             (
                 "tenant",
                 f"{found['tenant_id']}: Cloud PBX service {found['service_state']}, "
-                f"{found.get('esim_licences', 0)} eSIM licence(s)",
+                f"{plural(found.get('esim_licences', 0), 'eSIM licence')}",
             )
         )
     for label, value in rows:

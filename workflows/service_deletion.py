@@ -332,8 +332,8 @@ class ServiceDeletion:
             return
         self._enter(
             Step.PURGING,
-            f"Ending {len(lines.device_ids)} eSIM line(s): each line's workflow deletes its "
-            "device, returns its licence and tells its user.",
+            f"Ending {plural(len(lines.device_ids), 'eSIM line')}: each line's workflow "
+            "deletes its device, returns its licence and tells its user.",
         )
         told = ServiceDeleted(tenant_id=tenant_id, by=self._status.confirmed_by or "")
         signals = [
@@ -351,8 +351,8 @@ class ServiceDeletion:
         if missing:
             add_note(
                 self._status,
-                f"eSIM line(s) {', '.join(missing)} did not end by their workflow; the purge "
-                "ends them (licence back, the user not emailed).",
+                f"{plural(len(missing), 'eSIM line')} ({', '.join(missing)}) did not end by its "
+                "workflow; the purge ends them (licence back, the user not emailed).",
             )
 
     async def _purge(self, deadline: datetime, erase_everything: bool = False) -> None:

@@ -142,7 +142,7 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     assert get(stack, f"/pbx/tenants/{ACCOUNT}/mobile")["licences_total"] == 2
     assert get(stack, f"/pbx/resellers/{RESELLER}")["esim_licences_available"] == POOL - 2
     shown = ok(stack.cli("customer", "show", ACCOUNT))
-    assert f"{ACCOUNT}: Cloud PBX service active, 2 eSIM licence(s)" in shown
+    assert f"{ACCOUNT}: Cloud PBX service active, 2 eSIM licences" in shown
 
     # --- 2. two eSIM lines, one activated from the QR code of its email --------------------------
     devices = []

@@ -51,7 +51,7 @@ def test_an_undone_account_takes_its_tenant_and_a_pool_too_small_is_refused(clie
     reseller = _reseller(client, uid, licences=1)
     refused = _create(client, reseller, f"Greedy {uid}", esim_licences=2)
     assert refused.status_code == 409
-    assert "has 1 eSIM licence(s) left in its pool; 2 asked" in refused.json()["detail"]
+    assert "has 1 eSIM licence left in its pool; 2 asked" in refused.json()["detail"]
 
     account = _create(client, reseller, f"Undone {uid}", esim_licences=1).json()
     client.delete(f"/pbx/customers/{account['id']}").raise_for_status()
