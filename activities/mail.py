@@ -4,11 +4,21 @@ SMTP has no idempotency key, so the message's Message-ID is derived from the act
 idempotency key: a retry after the server accepted the message (the only window for a duplicate)
 resends the same Message-ID, and the mail store drops it (the simulator does, as Mailpit does with
 ``--ignore-duplicate-ids``). Every recipient is in one message so a retry never splits a fan-out.
+
+Internationalised addresses (``user@bücher.example``): sent with SMTPUTF8 where the server offers
+it, else with the domain in IDNA (``user@xn--bcher-kva.example``); a non-ASCII local part to a
+server without SMTPUTF8 cannot be delivered and fails at once, saying so.
+
+What can fail, and how (``mail_failure``): a server that is down, busy or answers 4xx is retried
+by the activity's policy (``MailUnavailable``); a permanent 5xx answer, a server that cannot carry
+the address, or a header that cannot be written (a name with a line break) fails at once,
+non-retryable, with the server's or the header's reason (``MailRejected``, ``MailHeaderUnsafe``).
 """
 
 import socket
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
+from typing import Any
 
 import aiosmtplib
 from temporalio import activity
@@ -18,8 +28,9 @@ from activities import emails
 from activities.codes import CodeVault, run_context
 from activities.idempotency import idempotency_key, message_id
 from contracts.deletion import CodeEmail, DeletionActivities
-from contracts.mail import EmailMessage, EmailSent
+from contracts.mail import EmailMessage, EmailSent, ascii_address
 from contracts.pbx import ActivityNames
+from contracts.text import UnsafeText, check_single_line
 
 
 class SmtpSender:
@@ -47,6 +58,17 @@ class SmtpSender:
         self._local_hostname = local_hostname or socket.getfqdn()
 
     async def send(self, message: MimeMessage) -> None:
+        """Send; a non-ASCII address goes with SMTPUTF8 when the server offers it (aiosmtplib
+        asks for it), else again with its domain in IDNA, else ``SMTPNotSupported``."""
+        try:
+            await self._send(message)
+        except aiosmtplib.SMTPNotSupported:
+            ascii_message = _with_ascii_addresses(message)
+            if ascii_message is None:
+                raise
+            await self._send(ascii_message)
+
+    async def _send(self, message: MimeMessage) -> None:
         await aiosmtplib.send(
             message,
             hostname=self._host,
@@ -59,6 +81,56 @@ class SmtpSender:
         )
 
 
+def _with_ascii_addresses(message: MimeMessage) -> MimeMessage | None:
+    """A copy with every From/To/Cc address's domain in IDNA; None when a local part is not
+    ASCII (nothing but SMTPUTF8 can carry it)."""
+    copy = MimeMessage()
+    for name, value in message.items():
+        if name.lower() in ("from", "to", "cc"):
+            found = [ascii_address(a.addr_spec) for a in getattr(value, "addresses", ())]
+            if not found or None in found:
+                return None
+            value = ", ".join(a for a in found if a)
+        copy[name] = value
+    copy.set_payload(message.get_payload())
+    return copy
+
+
+def mail_failure(err: Exception) -> ApplicationError:
+    """What a failed send means for the activity: retried only when a retry can help."""
+    if isinstance(err, aiosmtplib.SMTPNotSupported):
+        return ApplicationError(
+            f"the mail server cannot take this message: {err}", type="MailRejected",
+            non_retryable=True,
+        )  # fmt: skip
+    code = getattr(err, "code", None)
+    if isinstance(err, aiosmtplib.SMTPResponseException) and isinstance(code, int) and code >= 500:
+        reason = " ".join(str(getattr(err, "message", "")).split())[:300]
+        return ApplicationError(
+            f"the mail server refused the message: {code} {reason}".rstrip(),
+            type="MailRejected",
+            non_retryable=True,
+        )
+    # Down, unreachable, busy (4xx) or cut off: the activity's policy retries until it is back.
+    return ApplicationError(f"mail server unavailable: {err}", type="MailUnavailable")
+
+
+def header_unsafe(what: str, err: Exception) -> ApplicationError:
+    return ApplicationError(
+        f"the email cannot be written: {what} {err}".rstrip(),
+        type="MailHeaderUnsafe",
+        non_retryable=True,
+    )
+
+
+def checked_header(value: str, what: str) -> str:
+    """A value for a header, one line or a non-retryable failure (never retried forever)."""
+    try:
+        return check_single_line(value, what)
+    except UnsafeText as err:
+        raise header_unsafe("", err) from None
+
+
 class MailActivities:
     def __init__(self, sender: SmtpSender, mail_from: str, vault: CodeVault) -> None:
         self._sender = sender
@@ -67,11 +139,18 @@ class MailActivities:
 
     def _build(self, email: EmailMessage, msg_id: str) -> MimeMessage:
         mime = MimeMessage()
-        mime["From"] = self._from
-        mime["To"] = ", ".join(str(address) for address in email.to)
-        mime["Subject"] = email.subject
-        mime["Date"] = formatdate(localtime=False, usegmt=True)
-        mime["Message-ID"] = msg_id
+        headers: dict[str, Any] = {
+            "From": self._from,
+            "To": ", ".join(checked_header(str(a), "the recipient") for a in email.to),
+            "Subject": checked_header(email.subject, "the subject"),
+            "Date": formatdate(localtime=False, usegmt=True),
+            "Message-ID": msg_id,
+        }
+        try:
+            for name, value in headers.items():
+                mime[name] = value
+        except (ValueError, IndexError) as err:  # the stdlib's own refusal of a header
+            raise header_unsafe(f"{name}:", err) from None
         mime.set_content(email.text)
         if email.html:
             mime.add_alternative(email.html, subtype="html")
@@ -105,8 +184,9 @@ class MailActivities:
         return EmailSent(message_id=message_id(key, domain="pbxops"), recipients=len(request.to))
 
     async def _deliver(self, email: EmailMessage, msg_id: str) -> None:
+        message = self._build(email, msg_id)
         try:
-            await self._sender.send(self._build(email, msg_id))
+            await self._sender.send(message)
         except aiosmtplib.SMTPRecipientsRefused as err:
             raise ApplicationError(
                 f"the mail server refused every recipient: {err.recipients}",
@@ -114,7 +194,4 @@ class MailActivities:
                 non_retryable=True,
             ) from err
         except (aiosmtplib.SMTPException, OSError) as err:
-            # Server down or busy: retried by the activity's policy until it is back.
-            raise ApplicationError(
-                f"mail server unavailable: {err}", type="MailUnavailable"
-            ) from err
+            raise mail_failure(err) from err

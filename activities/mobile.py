@@ -25,12 +25,12 @@ import aiosmtplib
 import httpx
 import segno
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.codes import CodeVault
 from activities.http import request
 from activities.idempotency import idempotency_key, message_id, workflow_of_activity
-from activities.mail import SmtpSender
+from activities.mail import SmtpSender, mail_failure
+from contracts.mail import check_address
 from contracts.mobile import (
     CodeIssued,
     CodeReason,
@@ -46,6 +46,7 @@ from contracts.mobile import (
     ProvisionLine,
     activation_instructions,
 )
+from contracts.text import check_single_line
 
 
 def qr_png(lpa: str, scale: int = 6) -> bytes:
@@ -229,6 +230,11 @@ class MobileActivities:
     ) -> tuple[bool, str]:
         """Send one message; (sent, note). A refused address is a note, not a failure: the
         operator then hands the code over. A server that is down is retried (same Message-ID)."""
+        try:
+            to = check_address(to, "the user's email address")
+            subject = check_single_line(subject, "the subject")
+        except ValueError as err:  # the platform's record: the operator hands the code over
+            return False, f"not emailed: {err}"
         mime = MimeMessage()
         mime["From"] = self._from
         mime["To"] = to
@@ -257,9 +263,7 @@ class MobileActivities:
         except aiosmtplib.SMTPRecipientsRefused:
             return False, "the mail server refused the user's address"
         except (aiosmtplib.SMTPException, OSError) as err:
-            raise ApplicationError(
-                f"mail server unavailable: {type(err).__name__}", type="MailUnavailable"
-            ) from None
+            raise mail_failure(err) from None
         return True, ""
 
 

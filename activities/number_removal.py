@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.http import PlatformRejected, request
 from activities.idempotency import idempotency_key
+from activities.platform_text import header_text
 from contracts.number_removal import (
     ALLOWED_ROLES,
     CLOCK_TOLERANCE,
@@ -99,7 +100,7 @@ class NumberRemovalActivities:
         )
         return RequesterVerdict(
             tenant_id=check.tenant_id,
-            tenant_name=tenant["name"],
+            tenant_name=header_text(tenant["name"], f"name of tenant '{check.tenant_id}'"),
             allowed=allowed_role(roles),
             roles=roles,
         )

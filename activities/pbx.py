@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.http import request
 from activities.idempotency import idempotency_key, workflow_of_activity
+from activities.platform_text import address, header_text
 from contracts.deletion import (
     DeletionActivities,
     Purged,
@@ -90,13 +91,17 @@ class PbxActivities:
         path = f"/pbx/tenants/{quote(ref.tenant_id, safe='')}"
         tenant = await request(self._client, "GET", path)
         admins = await request(self._client, "GET", f"{path}/users", params={"role": "Admin"})
+        # Both go into the code email's headers: refused here, non-retryable, when unsafe.
         return TenantAdmins(
             tenant_id=tenant["id"],
-            tenant_name=tenant["name"],
+            tenant_name=header_text(tenant["name"], f"name of tenant '{ref.tenant_id}'"),
             country=tenant["country"],
             timezone=tenant["timezone"],
             state=tenant["service"]["state"],
-            admins=[user["email"] for user in admins],
+            admins=[
+                address(user["email"], f"email address of Admin '{user.get('id', '?')}'")
+                for user in admins
+            ],
         )
 
     @activity.defn(name=DeletionActivities.PURGE)

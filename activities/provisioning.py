@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.http import request
 from activities.idempotency import idempotency_key
 from activities.mail import MailActivities
+from activities.platform_text import address, header_text
 from contracts.mail import EmailMessage, EmailSent
 from contracts.procedures import Procedure
 from contracts.provisioning import (
@@ -67,7 +68,7 @@ def account_snapshot(body: dict[str, Any]) -> AccountSnapshot:
     return AccountSnapshot(
         id=body["id"],
         reseller=body["reseller"],
-        name=body["name"],
+        name=header_text(body["name"], f"name of customer account '{body['id']}'"),
         product_type=body["product_type"],
         reference=body["reference"],
         country=body["country"],
@@ -168,7 +169,11 @@ class ProvisioningActivities:
             self._client, "GET", f"/pbx/resellers/{quote(ref.reseller_id, safe='')}"
         )
         return ResellerSnapshot(
-            id=body["id"], name=body["name"], notification_email=body["notification_email"]
+            id=body["id"],
+            name=header_text(body["name"], f"name of reseller '{ref.reseller_id}'"),
+            notification_email=address(
+                body["notification_email"], f"notification address of reseller '{ref.reseller_id}'"
+            ),
         )
 
     @activity.defn(name=Names.DELETE_ACCOUNT)

@@ -4,6 +4,7 @@ The platform enforces the source's rules (who may change contacts, at least one 
 addresses) and answers a refusal as a 4xx: a non-retryable error carrying its own sentence.
 """
 
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -11,6 +12,7 @@ from temporalio import activity
 
 from activities.http import request
 from activities.idempotency import idempotency_key
+from activities.platform_text import address, header_text
 from contracts.support import (
     ContactAction,
     ProblemReportCreated,
@@ -20,6 +22,15 @@ from contracts.support import (
     SupportContactsChangeInput,
     SupportContactsChangeResult,
 )
+
+
+def _contact(body: dict[str, Any]) -> SupportContact:
+    """A contact the problem report is mailed to: its address and name checked first."""
+    contact = SupportContact.model_validate(body)
+    address(contact.email, "email address of a support contact")
+    if contact.name is not None:
+        header_text(contact.name, "name of a support contact")
+    return contact
 
 
 class SupportActivities:
@@ -65,7 +76,7 @@ class SupportActivities:
         return ProblemReportCreated(
             report_id=body["report_id"],
             account_id=body["account_id"],
-            customer_name=body["customer_name"],
+            customer_name=header_text(body["customer_name"], f"name of account '{account}'"),
             created_at=body["created_at"],
-            contacts=[SupportContact.model_validate(c) for c in body["contacts"]],
+            contacts=[_contact(c) for c in body["contacts"]],
         )

@@ -13,7 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.text import MultiLine, SingleLine
+from contracts.text import MultiLine, SingleLine, UnsafeText, check_single_line
 
 INVALID_EMAIL = "Contains an invalid email"
 
@@ -23,10 +23,14 @@ _ID = re.compile(ID_PATTERN)
 
 
 def check_email(value: str) -> str:
-    """An email address as the portal accepts it, or the portal's own refusal naming it."""
+    """An email address as the portal accepts it, or the portal's own refusal naming it.
+
+    A control character anywhere (a line break would start a new mail header) is refused before
+    the surrounding white space is stripped, not stripped away with it."""
     try:
+        check_single_line(value, "email")
         return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
+    except (EmailNotValidError, UnsafeText):
         raise PydanticCustomError(
             "invalid_email", INVALID_EMAIL + ": '{email}'", {"email": value}
         ) from None

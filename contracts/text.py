@@ -67,3 +67,22 @@ def multi_line(value: str, info: ValidationInfo) -> str:
 
 SingleLine = Annotated[str, AfterValidator(single_line)]
 MultiLine = Annotated[str, AfterValidator(multi_line)]
+
+
+class UnsafeText(ValueError):
+    """A value outside a pydantic model (a flag parsed by hand, data read from the platform)
+    with a character :data:`SingleLine` refuses; the message is one sentence naming ``what``."""
+
+
+def check_single_line(value: str, what: str) -> str:
+    """:data:`SingleLine`'s rule for code that holds a plain string: a name or an address bound
+    for an email header (where a line break starts a new header: ``Bcc: someone@else``), a
+    terminal or a log. Same characters, same sentence as the model's."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return value
+    char = ord(found.group())
+    kind = "bidirectional override characters" if char > 0x9F else "control characters"
+    raise UnsafeText(
+        f"{what} must not contain {kind} (U+{char:04X} at character {found.start() + 1})"
+    )

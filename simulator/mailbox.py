@@ -3,6 +3,10 @@
 A message whose Message-ID is already stored is accepted and dropped (Mailpit's
 ``--ignore-duplicate-ids``): senders derive the Message-ID from their idempotency key, so a
 retried send shows once.
+
+Like a real server it offers SMTPUTF8 (RFC 6531): an address such as ``user@bücher.example`` or
+``δοκιμή@παράδειγμα.example`` is accepted as UTF-8 in the envelope and the headers, and shown as
+written.
 """
 
 import asyncio
@@ -12,7 +16,7 @@ import secrets
 import shlex
 from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
@@ -102,9 +106,15 @@ def _message_id(msg: EmailMessage) -> str:
     return value or f"{secrets.token_hex(16)}@simulator"
 
 
-def parse_message(raw: bytes, envelope_to: list[str] | None = None) -> ParsedMessage:
+def parse_message(
+    raw: bytes, envelope_to: list[str] | None = None, *, utf8: bool = False
+) -> ParsedMessage:
+    """``utf8``: sent with SMTPUTF8, so the headers are UTF-8 text rather than ASCII."""
     now = utcnow()
-    msg = message_from_bytes(raw, policy=_POLICY)
+    if utf8:
+        msg = message_from_string(raw.decode("utf-8", "surrogateescape"), policy=_POLICY)
+    else:
+        msg = message_from_bytes(raw, policy=_POLICY)
     assert isinstance(msg, EmailMessage)
     sender = _addresses(msg, "From")
     to = _addresses(msg, "To") or [{"Name": "", "Address": a} for a in envelope_to or []]
@@ -314,7 +324,9 @@ class StoringHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        parsed = parse_message(raw, [str(rcpt) for rcpt in envelope.rcpt_tos])
+        parsed = parse_message(
+            raw, [str(rcpt) for rcpt in envelope.rcpt_tos], utf8=bool(envelope.smtp_utf8)
+        )
         stored = await asyncio.to_thread(store_message, self._db, parsed)
         if stored is None:
             log.info("duplicate message dropped", message_id=parsed.message_id)
@@ -325,4 +337,6 @@ class StoringHandler:
 
 def smtp_controller(db: Database, host: str, port: int) -> Controller:
     """The SMTP server in its own thread and event loop (that is how aiosmtpd runs it)."""
-    return Controller(StoringHandler(db), hostname=host, port=port, ready_timeout=10.0)
+    return Controller(
+        StoringHandler(db), hostname=host, port=port, ready_timeout=10.0, enable_SMTPUTF8=True
+    )

@@ -13,7 +13,6 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from rich.table import Table
 from temporalio.client import WorkflowFailureError
 
+from contracts.mail import parse_mailbox
 from contracts.procedures import Procedure
 from contracts.provisioning import (
     AccountChanges,
@@ -244,11 +244,15 @@ def load_file(path: Path) -> dict[str, Any]:
 
 
 def parse_admin(value: str) -> dict[str, str]:
-    """``"Giulia Rossi <giulia@acme.example>"`` or a bare address."""
-    name, address = parseaddr(value)
-    if not address or "@" not in address:
+    """``"Giulia Rossi <giulia@acme.example>"`` or a bare address: one mailbox, read strictly
+    (``contracts.mail.parse_mailbox``), never whatever address a lenient parser finds in it."""
+    try:
+        name, address = parse_mailbox(value, "--admin")
+    except ValueError as err:
+        raise OperatorError(str(err)) from None
+    if "@" not in address:
         # Leave it to the model: it answers "Contains an invalid email" with the address.
-        return {"name": value, "email": value}
+        return {"name": name or value, "email": address or value}
     return {"name": name or address.split("@")[0], "email": address}
 
 
