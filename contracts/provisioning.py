@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import phonenumbers
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -41,8 +42,12 @@ def name_key(name: str) -> str:
 
     ``"ACME S.r.l."`` and ``"acme srl"`` are the same customer. Also the business key of the
     provisioning workflow id, so the id holds no spaces or odd characters.
+
+    Any script: accents go (NFKD), then ``anyascii`` transliterates what has no ASCII letter
+    ("Тест ООД 1" → ``test-ood-1``, "Ελληνική" → ``elliniki``), so non-Latin names stay distinct
+    and readable instead of collapsing to their digits. ASCII names keep the key they had.
     """
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    plain = anyascii(unicodedata.normalize("NFKD", name)).lower()
     return re.sub(r"[^a-z0-9]+", "-", plain.replace(".", "")).strip("-")[:60]
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import phonenumbers
+from anyascii import anyascii
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -149,8 +150,9 @@ INVITE_BASE = "https://portal.pbx.example/invitations/"
 
 
 def name_key(name: str) -> str:
-    """Names are unique per reseller ignoring case, accents and punctuation."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    """Names are unique per reseller ignoring case, accents and punctuation; any script is
+    transliterated (``anyascii``: "Тест ООД 1" → ``test-ood-1``), so account ids stay readable."""
+    plain = anyascii(unicodedata.normalize("NFKD", name)).lower()
     return re.sub(r"[^a-z0-9]+", "-", plain.replace(".", "")).strip("-")[:60]
 
 

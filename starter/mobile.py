@@ -55,7 +55,7 @@ from contracts.procedures import Procedure
 from contracts.wording import plural
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect, unreachable
-from starter import render
+from starter import files, render
 from starter.errors import OperatorError
 from starter.history import search_attributes_upserted, statuses
 from starter.identity import who
@@ -264,7 +264,9 @@ def _show_code(code: dict[str, Any], png: Path | None, qr: bool) -> None:
         markup=False,
     )
     if png is not None:
-        _qr(code).save(str(png), kind="png", scale=8, border=4)
+        image = io.BytesIO()
+        _qr(code).save(image, kind="png", scale=8, border=4)
+        files.write_output(png, image.getvalue(), "--png")
         render.out.print(f"QR code saved to {png}")
     if qr:
         sys.stdout.flush()
@@ -351,6 +353,7 @@ async def provision(
     """
     check_tenant_id(tenant)
     check_id(user, "user id")
+    _check_png(png)
     settings = get_settings()
     async with MobilePlatform(settings) as platform:
         service = (await platform.call("GET", f"/pbx/tenants/{quote(tenant, safe='')}"))["service"]
@@ -450,7 +453,14 @@ async def provision(
     )
 
 
+def _check_png(png: Path | None) -> None:
+    """Before a licence is taken or a code issued: the QR code will be writable."""
+    if png is not None:
+        files.check_output(png, "--png")
+
+
 async def _code_update(name: str, device: str, as_json: bool, png: Path | None, qr: bool) -> None:
+    _check_png(png)
     client, settings = await _client(device)
     handle = await _require_running(client, device)
     try:
@@ -603,6 +613,7 @@ async def code(
     """Print the device's current activation code to copy, email or print for the user (when the
     organisation suppresses emails, or the user lost the email). Read from the platform with your
     credentials; it never passes through Temporal."""
+    _check_png(png)
     async with MobilePlatform(get_settings()) as platform:
         current = await platform.current_code(check_id(device, "device id"))
     if as_json:
@@ -771,7 +782,10 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(value.strip().lower())
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except (OverflowError, ValueError):  # 99999999999d: before the year 1
+            raise OperatorError(f"--since '{value[:40]}' reaches back before the year 1") from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -819,6 +833,8 @@ async def cdr(
         params["tenant_id"] = check_tenant_id(tenant)
     if since:
         params["since"] = parse_since(since).isoformat()
+    if csv_file is not None:
+        files.check_output(csv_file, "--csv", stdout_ok=True)
     async with MobilePlatform(get_settings()) as platform:
         records: list[dict[str, Any]] = await platform.call("GET", "/pbx/cdrs", params=params)
     if csv_file is not None:
@@ -829,7 +845,7 @@ async def cdr(
         if str(csv_file) == "-":
             sys.stdout.write(buffer.getvalue())
             return
-        csv_file.write_text(buffer.getvalue())
+        files.write_output(csv_file, buffer.getvalue(), "--csv")
         if not as_json:
             render.out.print(f"{plural(len(records), 'call record')} written to {csv_file}")
             return

@@ -7,6 +7,7 @@ of that customer; no number may already be in a running removal. The workflow ch
 requester and the numbers again (it is the authority; the CLI only fails fast).
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +37,7 @@ from contracts.wording import plural
 from runtime.number_systems import CredentialsMissing, OperatorSystems, System
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
-from starter import render
+from starter import files, render
 from starter.errors import OperatorError
 from starter.follow import follow
 from starter.options import JsonOpt, WaitOpt, build, run_async
@@ -56,6 +57,8 @@ app = typer.Typer(
 )
 
 _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
+# What a number in a file may look like before it is parsed (and echoed in an error).
+_PHONE_LIKE = re.compile(r"^[0-9+().\-/ ]{1,40}$")
 _COLOURS = {
     NumberOutcome.REMOVED: "green",
     NumberOutcome.NOT_VERIFIED: "yellow",
@@ -88,16 +91,18 @@ def parse_number(raw: str, region: str, where: str = "") -> str:
 
 def read_numbers_file(path: Path, region: str) -> list[str]:
     """One number per line (commas and semicolons also separate); blanks and # comments skipped."""
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise OperatorError(f"cannot read --numbers-file '{path}': {err.strerror or err}") from err
+    text = files.read_text(path, "--numbers-file")
     numbers = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0]
         for raw in content.replace(";", ",").split(","):
-            if raw.strip():
-                numbers.append(parse_number(raw.strip(), region, f"{path.name} line {line_no}"))
+            if not raw.strip():
+                continue
+            where = f"{path.name} line {line_no}"
+            if not _PHONE_LIKE.match(raw.strip()):
+                # Not echoed: the file may be anything (a line of /etc/shadow).
+                raise OperatorError(f"{where}: not a phone number (digits, spaces, + - . ( ) /)")
+            numbers.append(parse_number(raw.strip(), region, where))
     if not numbers:
         raise OperatorError(f"--numbers-file '{path}' holds no phone number")
     return numbers

@@ -49,7 +49,7 @@ from contracts.support import (
 from contracts.wording import plural
 from runtime.settings import get_settings
 from runtime.temporal import connect
-from starter import render
+from starter import files, render
 from starter.errors import OperatorError
 from starter.follow import follow
 from starter.options import JsonOpt, WaitOpt, run_async
@@ -223,24 +223,8 @@ def checked(model: type[M], options: dict[str, str] | None = None, **fields: Any
 
 
 def load_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise OperatorError(f"cannot read {path}: {err.strerror or err}") from err
-    import yaml  # only `customer create --file` needs it
-
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as err:
-        where = getattr(err, "problem_mark", None)
-        at = f" (line {where.line + 1})" if where is not None else ""
-        kind = "JSON" if path.suffix == ".json" else "YAML"
-        raise OperatorError(f"{path} is not valid {kind}{at}") from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise OperatorError(f"{path} must hold a mapping (reseller:, customer:, admins:, ...)")
-    return data
+    """The customer file: bounded, UTF-8, no YAML aliases, not too deep (``starter.files``)."""
+    return files.read_mapping(path, "--file")
 
 
 def parse_admin(value: str) -> dict[str, str]:
@@ -762,6 +746,8 @@ async def billing_export(
         raise OperatorError(f"--month '{month}' is not a month (YYYY-MM, e.g. 2026-11)") from err
     if csv_file is None and not as_json:
         raise OperatorError("give --csv FILE (or --json)")
+    if csv_file is not None:
+        files.check_output(csv_file, "--csv", stdout_ok=True)
     async with PortalApi(get_settings()) as portal:
         if reseller and await portal.reseller(reseller) is None:
             raise OperatorError(f"reseller '{reseller}' not found")
@@ -778,10 +764,7 @@ async def billing_export(
     if str(csv_file) == "-":
         sys.stdout.write(buffer.getvalue())
         return
-    try:
-        csv_file.write_text(buffer.getvalue())
-    except OSError as err:
-        raise OperatorError(f"cannot write {csv_file}: {err.strerror or err}") from err
+    files.write_output(csv_file, buffer.getvalue(), "--csv")
     if not as_json:
         total = sum(row["amount"] for row in rows)
         render.out.print(

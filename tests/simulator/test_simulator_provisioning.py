@@ -210,3 +210,12 @@ def test_the_seed_has_resellers_pbxs_a_demo_and_a_provider_made_account(tmp_path
         assert direct["esim_licences_allocated"] == 5 + 3 + 1  # acme, globex, initech
         sim.restart()  # seeding again on start keeps what exists
         assert len(sim.client.get("/pbx/customers").json()) == 5
+
+
+def test_non_latin_names_get_distinct_readable_account_ids(client, reseller, uid):
+    """Issue 19.1: "Тест ООД 1" was account ``1``, and "Алфа ЕООД 1" its duplicate."""
+    first = create(client, reseller, f"Тест ООД {uid}")
+    second = create(client, reseller, f"Алфа ЕООД {uid}")
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json()["id"] == f"test-ood-{uid}"
+    assert second.json()["id"] == f"alfa-eood-{uid}"
