@@ -195,7 +195,7 @@ class PbxConnectionSpec(BaseModel):
     @field_validator("host")
     @classmethod
     def _hostname(cls, value: str) -> str:
-        if not _HOST.match(value):
+        if not _HOST.fullmatch(value):
             raise PydanticCustomError(
                 "host", "'{value}' is not a host name (e.g. pbx.acme.example)", {"value": value}
             )

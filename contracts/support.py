@@ -40,7 +40,7 @@ Email = Annotated[str, AfterValidator(check_email)]
 
 
 def looks_like_partner_id(value: str) -> bool:
-    return "@" not in value and bool(_ID.match(value))
+    return "@" not in value and bool(_ID.fullmatch(value))
 
 
 class ContactRef(BaseModel):

@@ -27,7 +27,9 @@ from pydantic_core import PydanticCustomError
 
 # Unicode category Cc, exactly: C0, DEL and C1; then the bidirectional overrides.
 _BIDI = "\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+# SingleLine also refuses U+2028/U+2029: str.splitlines() (and so the email package) breaks
+# a header there.
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029{_BIDI}]")
 _CONTROL_BUT_LINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
@@ -36,7 +38,9 @@ def _refuse(value: str, pattern: re.Pattern[str], info: ValidationInfo, allowed:
     if found is None:
         return value
     char = ord(found.group())
-    if char > 0x9F:
+    if char in (0x2028, 0x2029):
+        kind = "line separators"
+    elif char > 0x9F:
         kind, allowed = "bidirectional override characters", ""
     else:
         kind = "control characters"
@@ -82,7 +86,11 @@ def check_single_line(value: str, what: str) -> str:
     if found is None:
         return value
     char = ord(found.group())
-    kind = "bidirectional override characters" if char > 0x9F else "control characters"
+    kind = "control characters"
+    if char in (0x2028, 0x2029):
+        kind = "line separators"
+    elif char > 0x9F:
+        kind = "bidirectional override characters"
     raise UnsafeText(
         f"{what} must not contain {kind} (U+{char:04X} at character {found.start() + 1})"
     )

@@ -57,7 +57,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-_CODE = re.compile(rf"^\d{{{CODE_DIGITS}}}$")
+# ASCII digits only, whole string: \d also matches "١٢٣٤٥٦٧٨" and $ matches before a final "\n".
+_CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 _WAIT_FOR_EMAIL_SECONDS = 60
 
 
@@ -162,7 +163,7 @@ async def confirm(
 
     Who confirms is recorded (`--by`, or PBXOPS_OPERATOR); a confirmation without it is refused.
     """
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise OperatorError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
     settings = get_settings()
     confirmer = who_confirms(settings, by)

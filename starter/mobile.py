@@ -824,7 +824,7 @@ async def cdr(
     """
     params: dict[str, str] = {"limit": str(limit)}
     if subclient_type:
-        if not re.match(r"^[A-Za-z_]{1,40}$", subclient_type):
+        if not re.fullmatch(r"[A-Za-z_]{1,40}", subclient_type):
             raise OperatorError(
                 f"'{subclient_type[:40]}' is not a sub-client type (e.g. Mobile_Network)"
             )

@@ -14,7 +14,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 def check_id(value: str, what: str) -> str:
     """Ids go into visibility queries and URLs: accept only the platform's id syntax."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):  # not .match: its $ also matches before a final "\n"
         raise OperatorError(
             f"'{value[:80]}' is not a {what} (letters, digits, '.', '_', '-'; at most 64)"
         )

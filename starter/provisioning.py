@@ -10,6 +10,7 @@ again (it is the authority); the CLI only fails fast and clearly.
 import csv
 import io
 import json
+import re
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -175,9 +176,16 @@ def _looks_like_id(value: str) -> bool:
 # --- turning pydantic's errors into one line ---------------------------------------------------
 
 
+# A key of the customer file that can be named in an error; any other key (a line of a file that
+# was never a customer file: "root:$6$...") is not repeated.
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
+        if isinstance(part, str) and not _KEY.fullmatch(part):
+            part = "(a key that is not a field name)"
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "input"
 

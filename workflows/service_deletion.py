@@ -60,7 +60,8 @@ from workflows.platform_job import PlatformJob
 from workflows.progress import add_note, failed, show_step
 from workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
 
-_CODE_FORMAT = re.compile(rf"^\d{{{CODE_DIGITS}}}$")
+# ASCII digits, the whole string (\d matches any script's digits; $ a final newline).
+_CODE_FORMAT = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 
 # Deletions started after this change run the whole purge as one activity (3 history events and
 # 1 billable action instead of 18 events and 6 actions); those started before keep their six.
@@ -133,7 +134,7 @@ class ServiceDeletion:
 
     @confirm.validator
     def _validate_confirm(self, request: ConfirmCode) -> None:
-        if not _CODE_FORMAT.match(request.code):
+        if not _CODE_FORMAT.fullmatch(request.code):
             raise ValueError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
         if not request.by:
             raise ValueError(
