@@ -10,6 +10,7 @@ answer) a real aiosmtpd server of the test's own.
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 from typing import Any
 
 import httpx
@@ -188,11 +189,13 @@ def _mail_to(port: int) -> MailActivities:
 
 async def test_without_smtputf8_the_domain_goes_in_idna(server: tuple[Server, int]):
     handler, port = server
-    email = EmailMessage(to=["user@bücher.example"], subject="s", text="t")
+    email = EmailMessage(to=["user@bücher.example"], subject="Grüße", text="t", html="<b>h</b>")
     await activity_env("notify").run(_mail_to(port).send, email)
     [envelope] = handler.envelopes
     assert envelope.rcpt_tos == ["user@xn--bcher-kva.example"]
-    assert b"To: user@xn--bcher-kva.example" in (envelope.original_content or b"")
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert parsed["To"] == "user@xn--bcher-kva.example" and parsed["Subject"] == "Grüße"
+    assert parsed.get_body(("html",)).get_content().strip() == "<b>h</b>"
 
 
 async def test_a_non_ascii_local_part_without_smtputf8_fails_fast(server: tuple[Server, int]):
@@ -223,3 +226,22 @@ async def test_a_transient_4xx_is_retried(server: tuple[Server, int]):
     with pytest.raises(ApplicationError) as err:
         await activity_env("notify").run(_mail_to(port).send, email)
     assert not err.value.non_retryable and err.value.type == "MailUnavailable"
+
+
+@pytest.mark.parametrize(
+    "address", ["anna@acme.example\r\nBcc: evil@attacker.example", "Eve <anna@acme.example>"]
+)
+async def test_a_mobile_users_unsafe_address_goes_to_the_operator_not_to_smtp(
+    server: tuple[Server, int], address: str
+):
+    """The activation data is not lost: the operator gets it, with the reason; nothing is sent."""
+    from activities.mobile import MobileActivities
+
+    handler, port = server
+    async with httpx.AsyncClient() as http:
+        mobile = MobileActivities(
+            http, SmtpSender("127.0.0.1", port, timeout=5), "pbxops <noreply@x.it>", VAULT, "x"
+        )
+        sent, note = await mobile._send("key-1", address, "Activate your line", "text")
+    assert (sent, handler.envelopes) == (False, [])
+    assert note.startswith("not emailed: the user's email address")
