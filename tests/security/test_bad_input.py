@@ -1,13 +1,18 @@
 """The bad-input catalogue: every way an operator can get a command wrong, across every command.
 
-One table, one test run per row, against the session stack (dev server, simulator, worker) and the
-real ``pbxops`` executable. For every row:
+Two tables, one test run per row, against the session stack (dev server, simulator, worker):
+``CATALOGUE`` (wrong input) through the real ``pbxops`` executable, and ``HOSTILE`` (an
+attacker's input: header injection, hostile files and values, bad output paths; issue 16) mostly
+in-process through typer's ``CliRunner`` (the same ``_main``, ~100x faster), some rows through
+the executable too. For every row:
 
 - the exit code is not 0;
 - stderr is exactly one line, ``error: <one human sentence>``, naming the bad value; no traceback;
 - nothing changed: the simulator's view of every tenant, number, device, customer account and
   ticket the catalogue uses is read before and after (``snapshot``), and so are the number of
-  messages to the catalogue's addresses in the mailbox and the number of workflow executions.
+  messages to the catalogue's addresses in the mailbox, the number of workflow executions and
+  the pending deletion's status (its wrong-code count); no file appears in the output
+  directory; the error repeats nothing a row says it must not (``absent``).
 
 The world the rows act on is made once (``world``): tenants in each service state, a deactivation
 already running, deletion requests awaiting confirmation / expired / locked, mobile lines online
