@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make up` is a development stack: dev defaults pass only with PBXOPS_DEV_MODE (docs/security.md).
+up: export PBXOPS_DEV_MODE := 1
 up: install
 	@mkdir -p .data
 	$(BIN)/honcho start -f Procfile

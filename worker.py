@@ -9,9 +9,13 @@ get ``graceful_shutdown_timeout`` to finish, and anything unfinished is retried 
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
 import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import structlog
@@ -36,7 +40,7 @@ from runtime.callback_receiver import (
 from runtime.logging import configure_logging
 from runtime.number_systems import OperatorSystems
 from runtime.sandbox import workflow_runner
-from runtime.settings import Settings, settings_or_exit
+from runtime.settings import Settings, settings_or_exit, without_password
 from runtime.temporal import TemporalUnreachable, connect
 from workflows.registry import ALL_WORKFLOWS
 
@@ -83,6 +87,52 @@ def provisioning_activities(http: httpx.AsyncClient, mail: MailActivities) -> li
     ]
 
 
+def code_secret(settings: Settings) -> bytes:
+    """PBXOPS_CODE_SECRET, which never has a default: a published default would let anyone who
+    reads history recover a code (docs/security.md). In dev mode, when unset, the worker makes a
+    random one in the dev vault (``pbxops_code_secret`` in PBXOPS_SECRETS_DIR, else
+    ``.data/secrets``), where the next start (and every worker of the same stack) reads it."""
+    if settings.code_secret is not None:
+        return settings.code_secret.get_secret_value().encode()
+    if not settings.dev_mode:
+        raise SystemExit(
+            "error: bad setting PBXOPS_CODE_SECRET: not set; the worker needs a long random "
+            "value (e.g. `openssl rand -hex 32`), the same on every worker"
+        )
+    vault = Path(os.environ.get("PBXOPS_SECRETS_DIR") or ".data/secrets").expanduser()
+    vault.mkdir(parents=True, exist_ok=True)
+    path = vault / "pbxops_code_secret"
+    try:  # O_EXCL: two workers starting together agree on the one that was written first
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+    for _ in range(50):  # the writer of a fresh file may not have written it yet
+        secret = path.read_text().strip()
+        if secret:
+            return secret.encode()
+        time.sleep(0.02)
+    raise SystemExit(f"error: the dev vault's code secret {path} is empty; delete it")
+
+
+def metrics_runtime(settings: Settings) -> Runtime:
+    """The SDK runtime with Prometheus metrics on PBXOPS_METRICS_BIND; a port that is taken (or an
+    address that does not parse) is one line naming the setting, not a traceback."""
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind))
+        )
+    except ValueError as err:  # the SDK says why: "Address already in use", "Invalid …"
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SystemExit(
+            f"error: bad setting PBXOPS_METRICS_BIND: cannot serve metrics on "
+            f"{settings.metrics_bind} ({reason}); is another worker running? set another "
+            "host:port"
+        ) from None
+
+
 def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
     """Every activity the task queue serves, each class with its client injected."""
     pbx = PbxActivities(http, settings.callback_base_url)
@@ -94,7 +144,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         start_tls=settings.smtp_starttls,
     )
-    vault = CodeVault(settings.code_secret.get_secret_value().encode())
+    vault = CodeVault(code_secret(settings))
     codes = CodeActivities(vault)
     mail = MailActivities(sender, settings.mail_from, vault)
     mobile = MobileActivities(http, sender, settings.mail_from, vault, settings.callback_base_url)
@@ -132,9 +182,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    runtime = Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind))
-    )
+    runtime = metrics_runtime(settings)
     client = await connect(settings, runtime=runtime, wait_seconds=60)
     receiver = embedded_server(
         create_receiver(client, settings.platform_token.get_secret_value()),
@@ -157,10 +205,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         receiver_task.add_done_callback(lambda _: stop.set())
         log.info(
             "worker started",
-            temporal=settings.temporal_address,
+            temporal=without_password(settings.temporal_address),
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,
-            callbacks=settings.callback_base_url,
+            callbacks=without_password(settings.callback_base_url),
             metrics=f"http://{settings.metrics_bind}/metrics",
         )
         async with worker:
@@ -196,6 +244,7 @@ def main() -> None:
     # every time. The worker always wants the bytecode cache.
     sys.dont_write_bytecode = False
     settings = settings_or_exit()
+    code_secret(settings)  # before anything starts: refused, or made in the dev vault
     configure_logging(settings.log_format, settings.log_level)
 
     async def _main() -> None:

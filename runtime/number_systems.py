@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import httpx
 
-from runtime.settings import Settings
+from runtime.settings import Settings, without_password
 
 
 class System(StrEnum):
@@ -52,7 +52,8 @@ class Account:
     headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:  # never the password, whatever prints this
-        return f"Account({self.system.value}, {self.base_url}, user={self.username!r})"
+        url = without_password(self.base_url)
+        return f"Account({self.system.value}, {url}, user={self.username!r})"
 
     __str__ = __repr__
 

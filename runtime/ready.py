@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from runtime.settings import settings_or_exit
+from runtime.settings import settings_or_exit, without_password
 
 
 def _port_open(address: str) -> bool:
@@ -46,8 +46,8 @@ def main() -> None:
             "\n"
             "  pbxops is up.\n"
             f"    Temporal UI   {settings.ui_url}\n"
-            f"    mailbox       {settings.platform_url}/inbox\n"
-            f"    helpdesk      {settings.platform_url}/helpdesk\n"
+            f"    mailbox       {without_password(settings.platform_url)}/inbox\n"
+            f"    helpdesk      {without_password(settings.platform_url)}/helpdesk\n"
             "  In another terminal, try:\n"
             "    .venv/bin/pbxops deactivate --tenant acme --wait\n",
             flush=True,

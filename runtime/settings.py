@@ -5,12 +5,14 @@ Durations accept ISO 8601 (``PT15M``) or seconds (``900``).
 """
 
 import os
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +27,11 @@ from contracts.service_transition import DEFAULT_HARD_CAP, DEFAULT_SLA
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PBXOPS_", env_file=".env", extra="ignore")
+
+    # Development mode (docs/security.md, "Production posture"): `make up`, the tests and the
+    # compose dev stack set PBXOPS_DEV_MODE=1. Without it every process refuses a secret that is
+    # a known default or too short (SECRET_RULES below), so production cannot forget one.
+    dev_mode: bool = False
 
     # Temporal: the dev server by default; for Temporal Cloud set address, namespace and api_key
     # (or the mTLS pair).
@@ -69,9 +76,11 @@ class Settings(BaseSettings):
     callback_port: int = 8099
     callback_base_url: str = "http://127.0.0.1:8099"
 
-    # Keys the HMAC (and the seal) of one-time codes. Set a long random value in production;
-    # rotating it invalidates the codes of requests in flight (they must be started again).
-    code_secret: SecretStr = SecretStr("pbxops-dev-code-secret-change-me")
+    # Keys the HMAC (and the seal) of one-time codes: only the worker needs it. It never has a
+    # default (a default would let anyone who reads history recover a code): the worker refuses
+    # to start without it, and in dev mode makes a random one in the dev vault (worker.py).
+    # Rotating it invalidates the codes of requests in flight (they must be started again).
+    code_secret: SecretStr | None = None
 
     # Optional payload encryption (runtime/codec.py, docs/security.md): the base64 of 32 random
     # bytes (`python -m runtime.codec keygen`); unset = payloads are plain JSON. Old keys, still
@@ -115,6 +124,14 @@ class Settings(BaseSettings):
     number_removal_verify_deadline: timedelta = DEFAULT_VERIFY_DEADLINE
     number_removal_verify_hard_cap: timedelta = DEFAULT_VERIFY_HARD_CAP
 
+    @field_validator("code_secret")
+    @classmethod
+    def _code_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Even in dev mode: the code vault cannot work with less (activities/codes.py).
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 characters; set a long random value")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -149,13 +166,64 @@ def describe(err: ValidationError) -> str:
     return "bad setting " + "; ".join(problems)
 
 
+@dataclass(frozen=True)
+class SecretRule:
+    """A secret outside dev mode: never one of ``known_defaults``, never shorter than
+    ``min_length`` characters. Unset is fine here (a process that needs it says so itself)."""
+
+    setting: str
+    known_defaults: frozenset[str]
+    min_length: int
+
+
+# Values that are published somewhere (code, docs, compose file, tests) or are placeholders.
+_PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "token", "test", "dev"})
+
+# The production posture, one line per secret. A new secret setting adds its line here.
+SECRET_RULES: tuple[SecretRule, ...] = (
+    SecretRule("code_secret", _PLACEHOLDERS | {"pbxops-dev-code-secret-change-me"}, min_length=32),
+    SecretRule("platform_token", _PLACEHOLDERS | {"pbxops-dev-token", "e2e-token"}, 24),
+    SecretRule("payload_key", frozenset(), min_length=44),  # base64 of 32 bytes
+    SecretRule("codec_server_token", _PLACEHOLDERS, min_length=24),
+)
+
+
+def posture_problems(settings: Settings) -> list[str]:
+    """What stops a process outside dev mode: one entry per secret, naming it, never its value."""
+    if settings.dev_mode:
+        return []
+    problems = []
+    for rule in SECRET_RULES:
+        secret = getattr(settings, rule.setting)
+        if secret is None:
+            continue
+        value = secret.get_secret_value()
+        name = "PBXOPS_" + rule.setting.upper()
+        if value in rule.known_defaults:
+            problems.append(
+                f"{name}: is a published default; set a long random value "
+                "(or PBXOPS_DEV_MODE=1 on a development machine)"
+            )
+        elif len(value) < rule.min_length:
+            problems.append(
+                f"{name}: is shorter than {rule.min_length} characters; set a long random value "
+                "(or PBXOPS_DEV_MODE=1 on a development machine)"
+            )
+    return problems
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The settings, read once per process; SettingsInvalid when one does not validate."""
+    """The settings, read once per process; SettingsInvalid when one does not validate or, outside
+    dev mode, when a secret is a known default or too short."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as err:
         raise SettingsInvalid(describe(err)) from None
+    problems = posture_problems(settings)
+    if problems:
+        raise SettingsInvalid("bad setting " + "; ".join(problems))
+    return settings
 
 
 def settings_or_exit() -> Settings:
@@ -165,3 +233,15 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except SettingsInvalid as err:
         raise SystemExit(f"error: {err}") from None
+
+
+def without_password(address: str) -> str:
+    """A URL or address fit to print or log: any ``user:password@`` in it becomes ``***@``.
+
+    ``https://ops:hunter2@pbx.example/x`` → ``https://***@pbx.example/x``; a bare
+    ``user:token@host:7233`` too. Addresses without credentials come back unchanged."""
+    return _USERINFO.sub(r"\g<prefix>***@", address)
+
+
+# The userinfo of a URL (after an optional scheme, before the host): no "/", "?", "#" before "@".
+_USERINFO = re.compile(r"^(?P<prefix>(?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/?#]*@")

@@ -9,7 +9,7 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from runtime.codec import data_converter
-from runtime.settings import Settings
+from runtime.settings import Settings, without_password
 
 
 class TemporalUnreachable(Exception):
@@ -19,7 +19,8 @@ class TemporalUnreachable(Exception):
     def at(cls, address: str) -> "TemporalUnreachable":
         """The one sentence for a server that is not there, at the start or in the middle of a
         command (the server was stopped while ``--wait`` followed a procedure)."""
-        return cls(f"cannot reach the Temporal server at {address} (is `make up` running?)")
+        shown = without_password(address)  # never a credential inside the address
+        return cls(f"cannot reach the Temporal server at {shown} (is `make up` running?)")
 
 
 def unreachable(err: BaseException) -> bool:

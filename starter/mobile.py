@@ -53,7 +53,7 @@ from contracts.mobile import (
 )
 from contracts.procedures import Procedure
 from contracts.wording import plural
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings, get_settings, without_password
 from runtime.temporal import connect, unreachable
 from starter import files, render
 from starter.errors import OperatorError
@@ -115,7 +115,7 @@ class MobilePlatform:
     """The platform reads (and the simulator's phone actions) this CLI does itself."""
 
     def __init__(self, settings: Settings) -> None:
-        self._url = settings.platform_url
+        self._url = without_password(settings.platform_url)
         self._http = httpx.AsyncClient(
             base_url=settings.platform_url,
             headers={"Authorization": f"Bearer {settings.platform_token.get_secret_value()}"},

@@ -35,7 +35,7 @@ from contracts.number_removal import (
 from contracts.procedures import Procedure
 from contracts.wording import plural
 from runtime.number_systems import CredentialsMissing, OperatorSystems, System
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings, get_settings, without_password
 from runtime.temporal import connect
 from starter import files, render
 from starter.errors import OperatorError
@@ -167,7 +167,9 @@ class Systems:
         try:
             response = await client.get(path)
         except httpx.TransportError as err:
-            raise OperatorError(f"cannot reach {what} at {client.base_url} ({err})") from err
+            raise OperatorError(
+                f"cannot reach {what} at {without_password(str(client.base_url))} ({err})"
+            ) from err
         if response.status_code == 401:
             raise OperatorError(f"{what} refused our credentials: {_detail(response)}")
         if response.status_code != 404 and not response.is_success:

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
-from runtime.settings import Settings
+from runtime.settings import Settings, without_password
 from starter.errors import OperatorError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -27,7 +27,7 @@ def check_tenant_id(tenant_id: str) -> str:
 
 class PlatformApi:
     def __init__(self, settings: Settings) -> None:
-        self._url = settings.platform_url
+        self._url = without_password(settings.platform_url)
         self._http = httpx.AsyncClient(
             base_url=settings.platform_url,
             headers={"Authorization": f"Bearer {settings.platform_token.get_secret_value()}"},

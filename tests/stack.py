@@ -48,6 +48,8 @@ class Stack:
     def env(self, **overrides: str) -> dict[str, str]:
         """The PBXOPS_* settings of the worker and the CLI for this stack."""
         return {
+            # A development stack: dev secrets pass (docs/security.md, "Production posture").
+            "PBXOPS_DEV_MODE": "1",
             "PBXOPS_TEMPORAL_ADDRESS": self.temporal_address,
             "PBXOPS_TASK_QUEUE": self.task_queue,
             "PBXOPS_PLATFORM_URL": self.platform_url,

@@ -48,6 +48,7 @@ def test_the_same_setting_when_valid_gets_past_the_check(tmp_path):
         tmp_path,
         PBXOPS_HTTP_MAX_CONNECTIONS="1",
         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1",  # nothing listens there
+        PBXOPS_DEV_MODE="1",  # its dev platform token is fine here
     )
 
     assert done.returncode == 1

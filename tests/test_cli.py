@@ -120,6 +120,7 @@ def test_help_works_everywhere(capsys, path):
 def pbxops(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PBXOPS_")}
     env["PBXOPS_TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    env["PBXOPS_DEV_MODE"] = "1"  # its dev platform token is fine here
     return subprocess.run(
         [str(BIN / "pbxops"), *args],
         cwd=tmp_path,  # not the repo: a developer's .env must not leak in
