@@ -112,7 +112,6 @@ from bench.common import (
 from contracts import search_attributes as sa
 from contracts.deletion import (
     Answer,
-    ConfirmCode,
     DeletionInput,
     DeletionResult,
     DeletionStatus,
@@ -131,6 +130,7 @@ from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 from runtime.sandbox import workflow_runner
 from runtime.search_attributes import add_all
+from starter.deletion import confirmation
 from tests.conftest import installed_binary
 from tests.stack import TOKEN
 from tests.workflows.fake_mobile import FakeMobilePlatform
@@ -433,11 +433,8 @@ async def ts_deletion(
             return current.phase == Phase.AWAITING_CODE
 
         await _until(awaiting, "the code email")
-        await handle.execute_update(
-            "confirm",
-            ConfirmCode(code=fake.code_for(), by="bench@provider.example"),
-            result_type=Answer,
-        )
+        request = await confirmation(handle, fake.code_for(), by="bench@provider.example")
+        await handle.execute_update("confirm", request, result_type=Answer)
         await _until(lambda: len(fake.purged) == 6, "the purge")
         if wait is None:
             deadline = (await handle.query("status", result_type=DeletionStatus)).sla_deadline

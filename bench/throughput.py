@@ -56,10 +56,11 @@ from bench.common import (
     write_results,
 )
 from contracts import search_attributes as sa
-from contracts.deletion import Answer, ConfirmCode, DeletionInput, DeletionResult
+from contracts.deletion import Answer, DeletionInput, DeletionResult
 from contracts.mobile import MobileLineInput
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from starter.deletion import confirmation
 from starter.history import search_attributes_upserted
 from starter.procedures import Procedures
 
@@ -177,9 +178,8 @@ class Deletion(Procedure_):
         # The upsert to "awaiting-confirmation" comes after the code email went out.
         await until_event(handle, search_attributes_upserted)
         code = await deletion_code(self.mail, f"anna@{tenant}.example")
-        answer = await handle.execute_update(
-            "confirm", ConfirmCode(code=code, by="bench@provider.example"), result_type=Answer
-        )
+        request = await confirmation(handle, code, by="bench@provider.example")  # sealed
+        answer = await handle.execute_update("confirm", request, result_type=Answer)
         assert answer.phase.value == "confirmed", answer
         result = await handle.result()
         assert result.state is not None and result.state.value == "deleted", result

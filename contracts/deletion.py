@@ -54,10 +54,13 @@ class TenantAdmins(BaseModel):
 
 
 class IssuedCode(BaseModel):
-    """What history holds of a code: its HMAC, and the code sealed for the email step only."""
+    """What history holds of a code: its HMAC, and the code sealed for the email step only, both
+    keyed by PBXOPS_CODE_SECRET (which has no default); and the worker's public key that the CLI
+    seals the operator's code to (None in histories from before it existed)."""
 
     digest: str
     sealed: str
+    box_key: str | None = None
 
 
 class IssueCode(BaseModel):
@@ -73,17 +76,32 @@ class CodeEmail(BaseModel):
 
 
 class CodeCheck(BaseModel):
-    code: str
+    code: str = ""
     digest: str
+    sealed: str | None = None
+    """The operator's code sealed to the worker's key (ConfirmCode.sealed), opened by the check."""
 
 
 class ConfirmCode(BaseModel):
-    """The Update's argument; the validator checks the format before it reaches history."""
+    """The Update's argument, which history records. ``sealed``: the code the operator typed,
+    encrypted to the worker's public key (``ConfirmKey``) and bound to the run, so that no code
+    (right, wrong, or another tenant's) is readable in history. ``code``: the plain code, accepted
+    only by runs from before the sealing (their validator checks its format)."""
 
-    code: str
+    code: str = ""
+    sealed: str | None = None
     # Who confirms: required (the validator refuses an Update without it); absent only in
     # Updates accepted before it existed.
     by: Identity = ""
+
+
+class ConfirmKey(BaseModel):
+    """What the CLI seals the operator's code with (the ``confirm_key`` query)."""
+
+    box_key: str | None
+    """The worker's X25519 public key (base64); None: a run from before sealing (send plain)."""
+    context: str
+    """``<workflow id>/<run id>``: the sealed code opens only in this run."""
 
 
 class WithdrawRequest(BaseModel):

@@ -17,10 +17,12 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.codes import seal_for_worker
 from contracts.deletion import (
     CODE_DIGITS,
     Answer,
     ConfirmCode,
+    ConfirmKey,
     DeletionInput,
     DeletionResult,
     DeletionStatus,
@@ -169,7 +171,13 @@ async def confirm(
     confirmer = who_confirms(settings, by)
     procedures = Procedures(await connect(settings), settings)
     workflow_id = Procedure.DELETION.workflow_id(check_tenant_id(tenant))
-    answer = await _update(procedures, workflow_id, "confirm", ConfirmCode(code=code, by=confirmer))
+    try:
+        request = await confirmation(procedures.handle(workflow_id), code, by=confirmer)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise OperatorError(await _why_closed(procedures, workflow_id)) from err
+    answer = await _update(procedures, workflow_id, "confirm", request)
     current = await _deadline_set(procedures.handle(workflow_id))
     url = await procedures.current_url(workflow_id)
     if not as_json:
@@ -190,6 +198,19 @@ async def confirm(
         render.emit_json({"answer": answer, "result": result, "url": url})
     else:
         render.out.print(f"[bold green]done[/] the service of {tenant} is deleted")
+
+
+async def confirmation(handle: WorkflowHandle[Any, Any], code: str, *, by: str) -> ConfirmCode:
+    """The confirm Update's argument: the code sealed to the worker's key for this run, so that
+    history never shows it, whether it is right, wrong, or another tenant's (docs/security.md).
+    A run from before sealing (no key) still takes the plain code."""
+    key = await handle.query(CONFIRM_KEY_QUERY, result_type=ConfirmKey)
+    if key.box_key is None:
+        return ConfirmCode(code=code, by=by)
+    return ConfirmCode(sealed=seal_for_worker(code, key.box_key, key.context), by=by)
+
+
+CONFIRM_KEY_QUERY = "confirm_key"
 
 
 async def _deadline_set(handle: WorkflowHandle[Any, Any]) -> DeletionStatus:
@@ -219,12 +240,32 @@ async def cancel(tenant: TenantOpt, by: ByOpt = None, as_json: JsonOpt = False) 
     answer = await _update(
         procedures, workflow_id, "withdraw", WithdrawRequest(by=who(settings, by))
     )
+    # "withdrawn" only once it is true: the procedure has ended, as withdrawn.
+    result = await _ended(procedures, workflow_id)
     url = await procedures.current_url(workflow_id)
+    if result is None or result.phase != Phase.WITHDRAWN:
+        raise OperatorError(
+            f"the withdrawal was accepted, but the procedure has not ended within "
+            f"{_WAIT_FOR_END_SECONDS}s (is the worker running?); check it: {url}"
+        )
     if as_json:
-        render.emit_json({"answer": answer, "url": url})
+        render.emit_json({"answer": answer, "result": result, "url": url})
     else:
         render.out.print(answer.message)
         render.link(url)
+
+
+_WAIT_FOR_END_SECONDS = 30
+
+
+async def _ended(procedures: Procedures, workflow_id: str) -> DeletionResult | None:
+    """The request's result once its workflow has ended; None if it is still running."""
+    handle = procedures.client.get_workflow_handle(workflow_id, result_type=DeletionResult)
+    try:
+        async with asyncio.timeout(_WAIT_FOR_END_SECONDS):
+            return await handle.result()
+    except (TimeoutError, WorkflowFailureError):
+        return None
 
 
 async def _update(procedures: Procedures, workflow_id: str, name: str, arg: Any) -> Answer:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CodeCheck,
         CodeEmail,
         ConfirmCode,
+        ConfirmKey,
         DeletionInput,
         DeletionResult,
         DeletionStatus,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         PurgeRequest,
         PurgeStep,
         ServiceDeleted,
+        TenantAdmins,
         WithdrawRequest,
     )
     from contracts.lifecycle import Action, refusal
@@ -73,6 +75,17 @@ PURGE_IN_ONE_ACTIVITY = "purge-in-one-activity"
 # the final check covers all of it.
 ERASE_EVERYTHING = "erase-everything"
 
+# A withdrawal that arrives while the steps before the code email run (listing the Admins,
+# issuing the code, emailing it, which may be failing and retrying) cancels them: the workflow
+# ends at once and no code goes out after it. Before this change the workflow went on waiting for
+# them; the patch is asked only when a withdrawal meets a step in flight, so runs that never see
+# one record no marker.
+WITHDRAW_CANCELS_STEPS = "withdraw-cancels-steps"
+
+# A sealed code (ConfirmCode.sealed) is at most this long in base64: ephemeral key, nonce, tag,
+# the 8 digits. Anything longer is not one.
+_SEALED_MAX = 120
+
 
 class Step:
     ADMINS = "finding-admins"
@@ -91,6 +104,8 @@ class ServiceDeletion:
     def __init__(self, inp: DeletionInput) -> None:
         self._input = inp
         self._digest: str | None = None
+        self._box_key: str | None = None
+        self._before_code: asyncio.Task[None] | None = None
         self._job = PlatformJob(inp.tenant_id, ServiceState.DELETED)
         self._escalation = Escalation(inp.tenant_id)
         self._status = DeletionStatus(
@@ -111,7 +126,8 @@ class ServiceDeletion:
     )
     async def confirm(self, request: ConfirmCode) -> Answer:
         assert self._digest is not None  # the validator let us in only while awaiting
-        matches = await calls.check_code(CodeCheck(code=request.code, digest=self._digest))
+        check = CodeCheck(code=request.code, sealed=request.sealed, digest=self._digest)
+        matches = await calls.check_code(check)
         self._refuse_unless_awaiting()  # another Update may have won while we checked
         by = request.by or "unknown (confirmed before identities were recorded)"
         if matches:
@@ -134,7 +150,17 @@ class ServiceDeletion:
 
     @confirm.validator
     def _validate_confirm(self, request: ConfirmCode) -> None:
-        if not _CODE_FORMAT.fullmatch(request.code):
+        # Runs before the Update reaches history: a plain code this run could take sealed is
+        # refused here, so it is never recorded (history must never show a code, wrong or not).
+        if request.sealed is not None:
+            if request.code or not 0 < len(request.sealed) <= _SEALED_MAX:
+                raise ValueError("malformed confirmation: send it with `pbxops delete confirm`")
+        elif self._box_key is not None:
+            raise ValueError(
+                "this run takes the code only sealed (a plain code would be recorded in "
+                "history): confirm with an up-to-date `pbxops delete confirm`"
+            )
+        elif not _CODE_FORMAT.fullmatch(request.code):
             raise ValueError(f"the code is {CODE_DIGITS} digits, e.g. 12345678")
         if not request.by:
             raise ValueError(
@@ -149,6 +175,10 @@ class ServiceDeletion:
         if request.by:
             self._status.withdrawn_by = request.by
             self._audit("withdrew the request", request.by)
+        in_flight = self._before_code is not None and not self._before_code.done()
+        if in_flight and workflow.patched(WITHDRAW_CANCELS_STEPS):
+            assert self._before_code is not None
+            self._before_code.cancel()  # cancels the activity: no retry, no email after this
         return Answer(message="withdrawn: nothing was deleted", phase=Phase.WITHDRAWN)
 
     @withdraw.validator
@@ -166,6 +196,14 @@ class ServiceDeletion:
     @workflow.query(description="Phase, code expiry, wrong attempts, purge steps, SLA, ticket.")
     def status(self) -> DeletionStatus:
         return self._status.model_copy(update={"ticket_id": self._escalation.ticket_id})
+
+    @workflow.query(
+        name="confirm_key",
+        description="The worker's public key the CLI seals the operator's code to, and the run.",
+    )
+    def confirm_key(self) -> ConfirmKey:
+        info = workflow.info()
+        return ConfirmKey(box_key=self._box_key, context=f"{info.workflow_id}/{info.run_id}")
 
     def _refuse_unless_awaiting(self) -> None:
         phase = self._status.phase
@@ -187,10 +225,55 @@ class ServiceDeletion:
 
     @workflow.run
     async def run(self, inp: DeletionInput) -> DeletionResult:
+        # The steps up to the code email run as a task a withdrawal can cancel (withdraw()).
+        emailed: list[TenantAdmins] = []
+        self._before_code = asyncio.create_task(self._email_code(inp, emailed))
+        try:
+            await self._before_code
+        except asyncio.CancelledError:
+            if self._status.phase != Phase.WITHDRAWN:
+                raise  # the workflow itself was cancelled
+        except ActivityError:
+            if self._status.phase != Phase.WITHDRAWN:
+                raise
+            # else: the step the withdrawal cancelled
+        if not emailed:  # withdrawn before any code went out
+            return self._ended_unconfirmed()
+        [tenant] = emailed
+        try:
+            await workflow.wait_condition(
+                lambda: self._status.phase != Phase.AWAITING_CODE,
+                timeout=max(self._code_expires() - workflow.now(), timedelta(seconds=1)),
+                timeout_summary="code validity",
+            )
+        except TimeoutError:
+            self._status.phase = Phase.EXPIRED
+        if self._status.phase != Phase.CONFIRMED:
+            return self._ended_unconfirmed()
+
+        confirmed_at = self._status.confirmed_at or workflow.now()
+        deadline = await calls.business_deadline(
+            BusinessDeadline(
+                start=confirmed_at,
+                business_days=inp.delivery_business_days,
+                country=tenant.country,
+                timezone=tenant.timezone,
+            )
+        )
+        return await self._delete(tenant.tenant_name, tenant.admins, confirmed_at, deadline.at)
+
+    def _code_expires(self) -> datetime:
+        assert self._status.code_expires_at is not None
+        return self._status.code_expires_at
+
+    async def _email_code(self, inp: DeletionInput, emailed: list[TenantAdmins]) -> None:
+        """List the Admins, issue the code, email it; ``emailed`` gets the tenant once it went."""
         self._enter(Step.ADMINS, "Listing the tenant's users with the Admin role.")
         try:
             tenant = await calls.get_admins(inp.tenant_id)
         except ActivityError as err:
+            if self._status.phase == Phase.WITHDRAWN:
+                raise
             raise self._failed(cause_message(err), "PlatformRejected") from err
         # The lifecycle table decides (contracts/lifecycle.py): only an active or deactivated
         # service can be deleted; a deleting or deleted one "is already" so.
@@ -209,9 +292,10 @@ class ServiceDeletion:
             )
 
         if self._status.phase == Phase.WITHDRAWN:
-            return self._ended_unconfirmed()  # withdrawn before any code went out
+            return  # withdrawn before any code went out
         issued = await calls.issue_code()
         self._digest = issued.digest
+        self._box_key = issued.box_key
         minutes = int(inp.code_validity.total_seconds() // 60)
         await calls.send_code(
             CodeEmail(
@@ -236,27 +320,7 @@ class ServiceDeletion:
             f"**{expires:%H:%M} UTC**. Confirm with `pbxops delete confirm --tenant "
             f"{inp.tenant_id} --code …`.",
         )
-        try:
-            await workflow.wait_condition(
-                lambda: self._status.phase != Phase.AWAITING_CODE,
-                timeout=max(expires - workflow.now(), timedelta(seconds=1)),
-                timeout_summary="code validity",
-            )
-        except TimeoutError:
-            self._status.phase = Phase.EXPIRED
-        if self._status.phase != Phase.CONFIRMED:
-            return self._ended_unconfirmed()
-
-        confirmed_at = self._status.confirmed_at or workflow.now()
-        deadline = await calls.business_deadline(
-            BusinessDeadline(
-                start=confirmed_at,
-                business_days=inp.delivery_business_days,
-                country=tenant.country,
-                timezone=tenant.timezone,
-            )
-        )
-        return await self._delete(tenant.tenant_name, tenant.admins, confirmed_at, deadline.at)
+        emailed.append(tenant)
 
     async def _delete(
         self, tenant_name: str, admins: list[str], confirmed_at: datetime, deadline: datetime

@@ -7,7 +7,8 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import ConfirmCode, DeletionInput, WithdrawRequest
+from contracts.deletion import DeletionInput, WithdrawRequest
+from starter.deletion import confirmation
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.test_service_deletion import code_emailed, platform_deletes, wrong
@@ -34,7 +35,7 @@ def _scenario(name: str, drive: Drive, **platform_facts) -> Scenario:
 
 async def _confirm(handle: WorkflowHandle, code: str) -> None:
     await handle.execute_update(
-        ServiceDeletion.confirm, ConfirmCode(code=code, by="ops@provider.example")
+        ServiceDeletion.confirm, await confirmation(handle, code, by="ops@provider.example")
     )
 
 

@@ -25,6 +25,7 @@ from contracts.deletion import (
     WithdrawRequest,
 )
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from starter.deletion import confirmation
 from tests.conftest import time_skipping_server
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
@@ -75,8 +76,9 @@ async def code_emailed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None
 
 
 async def confirm(handle: WorkflowHandle, code: str):
+    # Sealed to the worker's key, as `pbxops delete confirm` sends it.
     return await handle.execute_update(
-        ServiceDeletion.confirm, ConfirmCode(code=code, by="ops@provider.example")
+        ServiceDeletion.confirm, await confirmation(handle, code, by="ops@provider.example")
     )
 
 
@@ -213,14 +215,19 @@ async def test_code_is_still_valid_at_59_minutes(env, platform):
     await handle.result()
 
 
-async def test_a_malformed_code_is_rejected_before_history(env, platform):
+async def test_a_plain_code_is_rejected_before_history(env, platform):
+    """The CLI seals the code (and refuses a malformed one itself, tests/e2e); a plain code, right,
+    wrong or malformed, is refused by the validator, so it never reaches history."""
     handle = await start(env, platform)
     await code_emailed(env, handle)
 
-    for bad in ("1234", "abcdefgh", "123456789", " 1234567"):
+    for bad in ("1234", "abcdefgh", "123456789", " 1234567", platform.code_for()):
         with pytest.raises(WorkflowUpdateFailedError) as failure:
-            await confirm(handle, bad)
-        assert failure.value.cause.message == "the code is 8 digits, e.g. 12345678"
+            await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=bad))
+        assert "takes the code only sealed" in failure.value.cause.message
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(sealed="x" * 500))
+    assert failure.value.cause.message.startswith("malformed confirmation")
 
     history = json.loads((await handle.fetch_history()).to_json())
     assert not [e for e in history["events"] if "Update" in e["eventType"]]
