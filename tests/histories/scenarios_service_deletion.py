@@ -76,7 +76,30 @@ async def withdrawn(env, handle, platform) -> None:
     await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
 
 
+def _withdrawn_while_emailing() -> Scenario:
+    """The code email fails on every attempt; the withdrawal cancels it (withdraw-cancels-steps)."""
+    from tests.security.test_withdraw import BrokenMail
+
+    broken = BrokenMail()
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = DeletionInput(tenant_id="acme", requested_by="ops@provider.example")
+        return await client.start_workflow(
+            ServiceDeletion.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def run(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        while broken.email_attempts < 3:
+            await env.sleep(timedelta(seconds=5))
+        await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+
+    return Scenario("deletion_withdrawn_while_emailing", broken.activities, start, run)
+
+
 SCENARIOS = [
+    # The codes are sealed to the worker's key, as the CLI sends them (issue 19.3).
+    _scenario("deletion_confirmed_sealed", deleted_after_two_wrong_codes),
+    _withdrawn_while_emailing(),
     _scenario("deletion_confirmed", deleted_after_two_wrong_codes),
     _scenario("deletion_escalated", deleted_late_with_ticket),
     _scenario("deletion_expired", expired),
