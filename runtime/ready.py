@@ -48,7 +48,8 @@ def main() -> None:
             f"    Temporal UI   {settings.ui_url}\n"
             f"    mailbox       {without_password(settings.platform_url)}/inbox\n"
             f"    helpdesk      {without_password(settings.platform_url)}/helpdesk\n"
-            "  In another terminal, try:\n"
+            "  In another terminal (a development stack: dev mode for the CLI too), try:\n"
+            "    export PBXOPS_DEV_MODE=1\n"
             "    .venv/bin/pbxops deactivate --tenant acme --wait\n",
             flush=True,
         )
