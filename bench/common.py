@@ -65,6 +65,7 @@ class BenchStack(Stack):
 
     def start_bare_worker(self) -> None:
         env = {
+            "PBXOPS_DEV_MODE": "1",  # a benchmark stack is a development stack
             "PBXOPS_TEMPORAL_ADDRESS": self.temporal_address,
             "PBXOPS_TASK_QUEUE": BARE_TASK_QUEUE,
         }

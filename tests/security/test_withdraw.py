@@ -18,8 +18,8 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.deletion import CodeEmail, DeletionActivities, DeletionInput, Phase, WithdrawRequest
@@ -90,6 +90,26 @@ async def test_withdraw_ends_the_workflow_while_the_code_email_keeps_failing(
     assert broken.email_attempts == attempts
     assert broken.codes_sent == {} and broken.purged == []
     assert (await handle.query(ServiceDeletion.status)).step == "ended"
+
+
+async def test_a_cancelled_request_ends_too_while_the_code_email_keeps_failing(
+    time_skipping_env, broken
+):
+    """Cancelling the workflow (the UI's or `temporal workflow cancel`) stops it the same way."""
+    env = time_skipping_env
+    handle = await start(env, broken)
+    while broken.email_attempts < 2:
+        await env.sleep(timedelta(seconds=5))
+
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as ended:
+        await asyncio.wait_for(handle.result(), 30)
+
+    assert isinstance(ended.value.cause, CancelledError)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    attempts = broken.email_attempts
+    await env.sleep(timedelta(hours=2))
+    assert broken.email_attempts == attempts and broken.codes_sent == {}
 
 
 # --- end to end: the CLI says "withdrawn" only when it is true ------------------------------------
