@@ -175,7 +175,10 @@ async def confirm(
         request = await confirmation(procedures.handle(workflow_id), code, by=confirmer)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
-            raise
+            raise OperatorError(
+                f"the deletion request of '{tenant}' did not answer (is the worker running?): "
+                f"{procedures.url(workflow_id)}"
+            ) from err
         raise OperatorError(await _why_closed(procedures, workflow_id)) from err
     answer = await _update(procedures, workflow_id, "confirm", request)
     current = await _deadline_set(procedures.handle(workflow_id))
