@@ -158,6 +158,7 @@ def test_the_codec_server_decodes_for_the_token_only(encrypted: Stack, tmp_path)
         [str(BIN / "python"), "-m", "runtime.codec_server"],
         tmp_path,
         {
+            "PBXOPS_DEV_MODE": "1",  # the session's dev stack: its dev platform token passes
             "PBXOPS_PAYLOAD_KEY": KEY,
             "PBXOPS_CODEC_SERVER_TOKEN": CODEC_TOKEN,
             "PBXOPS_CODEC_SERVER_BIND": f"127.0.0.1:{port}",

@@ -99,7 +99,7 @@ def test_another_tenants_live_code_typed_by_mistake_reaches_no_history(stack: St
 
     refused = stack.cli("delete", "confirm", "--tenant", acme, "--code", umbrellas_code)
 
-    assert refused.code == 1 and "wrong code; 4 attempt(s) left" in refused.stderr
+    assert refused.code == 1 and "wrong code; 4 attempts left" in refused.stderr
     acme_evidence = asyncio.run(collect(stack, f"pbx-deletion/{acme}"))
     assert json.loads(acme_evidence.status)["wrong_codes"] == 1  # counted, durably
     assert acme_evidence.places(umbrellas_code) == []
