@@ -114,13 +114,9 @@ async def test_happy_path_deletes_everything_and_the_code_never_reaches_history(
     [done] = platform.mails
     assert done.to == ["ops@provider.example", "anna@acme.example", "marco@acme.example"]
     assert "billing has stopped" in done.text
-    # The accepted code is in the Update's own payload (the documented exception); remove that
-    # event and the code appears nowhere else: not in activity results, not in state.
+    # The code appears nowhere: not in the Update (sealed), activity results or state.
     history = json.loads((await handle.fetch_history()).to_json())
-    events = [
-        e for e in history["events"] if "workflowExecutionUpdateAcceptedEventAttributes" not in e
-    ]
-    assert code not in json.dumps(events)
+    assert code not in json.dumps(history["events"])
     assert code not in (await status(handle)).model_dump_json()
 
 
@@ -132,16 +128,19 @@ async def test_a_confirmation_without_an_identity_is_refused_and_who_confirmed_i
     code = platform.code_for()
 
     with pytest.raises(WorkflowUpdateFailedError) as anonymous:
-        await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=code))
+        await handle.execute_update(
+            ServiceDeletion.confirm, await confirmation(handle, code, by="")
+        )
     assert "needs the identity of who confirms" in anonymous.value.cause.message
     assert (await status(handle)).phase == Phase.AWAITING_CODE  # nothing changed
 
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(
-            ServiceDeletion.confirm, ConfirmCode(code=wrong(code), by="eve@provider.example")
+            ServiceDeletion.confirm,
+            await confirmation(handle, wrong(code), by="eve@provider.example"),
         )
     await handle.execute_update(
-        ServiceDeletion.confirm, ConfirmCode(code=code, by="lea@provider.example")
+        ServiceDeletion.confirm, await confirmation(handle, code, by="lea@provider.example")
     )
     current = await status(handle)
     assert current.started_by == "ops@provider.example"
