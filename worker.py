@@ -31,6 +31,7 @@ from activities.number_removal import NumberRemovalActivities
 from activities.pbx import PbxActivities
 from activities.provisioning import ProvisioningActivities, TrialTimers
 from activities.support import SupportActivities
+from runtime.callback_auth import CallbackSigner
 from runtime.callback_receiver import (
     EmbeddedServer,
     ReceiverFailed,
@@ -135,7 +136,8 @@ def metrics_runtime(settings: Settings) -> Runtime:
 
 def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
     """Every activity the task queue serves, each class with its client injected."""
-    pbx = PbxActivities(http, settings.callback_base_url)
+    signer = CallbackSigner(settings.callback_secret.get_secret_value().encode())
+    pbx = PbxActivities(http, settings.callback_base_url, signer)
     helpdesk = HelpdeskActivities(http, settings.ui_url)
     sender = SmtpSender(
         settings.smtp_host,
@@ -147,7 +149,9 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
     vault = CodeVault(code_secret(settings))
     codes = CodeActivities(vault)
     mail = MailActivities(sender, settings.mail_from, vault)
-    mobile = MobileActivities(http, sender, settings.mail_from, vault, settings.callback_base_url)
+    mobile = MobileActivities(
+        http, sender, settings.mail_from, vault, settings.callback_base_url, signer
+    )
     numbers = NumberRemovalActivities(
         http, OperatorSystems(settings, timeout=settings.http_timeout_seconds)
     )
@@ -185,7 +189,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     runtime = metrics_runtime(settings)
     client = await connect(settings, runtime=runtime, wait_seconds=60)
     receiver = embedded_server(
-        create_receiver(client, settings.platform_token.get_secret_value()),
+        create_receiver(
+            client,
+            settings.platform_token.get_secret_value(),
+            CallbackSigner(settings.callback_secret.get_secret_value().encode()),
+        ),
         settings.callback_bind_host,
         settings.callback_port,
     )

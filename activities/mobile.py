@@ -47,6 +47,7 @@ from contracts.mobile import (
     activation_instructions,
 )
 from contracts.text import check_single_line
+from runtime.callback_auth import CallbackSigner, job_ref
 
 
 def qr_png(lpa: str, scale: int = 6) -> bytes:
@@ -83,8 +84,10 @@ class MobileActivities:
         mail_from: str,
         vault: CodeVault,
         callback_base_url: str,
+        signer: CallbackSigner,
     ) -> None:
         self._client = client
+        self._signer = signer
         self._sender = sender
         self._from = mail_from
         self._vault = vault
@@ -96,13 +99,15 @@ class MobileActivities:
     async def provision(self, line: ProvisionLine) -> CodeIssued:
         """Assign a licence to the user (a new device), then issue and deliver its first code."""
         _, workflow_id, _ = workflow_of_activity()
-        callback = f"{self._callback_base_url}/callbacks/mobile/{quote(workflow_id, safe='')}"
+        key = f"{idempotency_key()}/device"
+        # The line's credential: phone events for this line's whole life come back with it.
+        callback = self._signer.url(self._callback_base_url, "mobile", workflow_id, job_ref(key))
         await request(
             self._client,
             "PUT",
             _device_path(line.device_id),
             json={"tenant_id": line.tenant_id, "user_id": line.user_id, "callback_url": callback},
-            idempotency_key=f"{idempotency_key()}/device",
+            idempotency_key=key,
         )
         return await self._issue(
             IssueCode(device_id=line.device_id, reason=CodeReason.PROVISION, validity=line.validity)

@@ -27,6 +27,7 @@ from contracts.pbx import (
     TransitionRequest,
 )
 from contracts.wording import plural
+from runtime.callback_auth import CallbackSigner, job_ref
 
 
 def _snapshot(tenant: dict[str, Any]) -> ServiceSnapshot:
@@ -51,9 +52,12 @@ def _snapshot(tenant: dict[str, Any]) -> ServiceSnapshot:
 
 
 class PbxActivities:
-    def __init__(self, client: httpx.AsyncClient, callback_base_url: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, callback_base_url: str, signer: CallbackSigner
+    ) -> None:
         self._client = client
         self._callback_base_url = callback_base_url.rstrip("/")
+        self._signer = signer
 
     async def _snapshot(self, tenant_id: str) -> ServiceSnapshot:
         # One GET: the tenant's own counts say what it stores (extensions, registered ones,
@@ -62,10 +66,11 @@ class PbxActivities:
             await request(self._client, "GET", f"/pbx/tenants/{quote(tenant_id, safe='')}")
         )
 
-    def _callback_url(self) -> str:
-        """Where the platform reports the job's end: the worker's receiver signals this workflow."""
+    def _callback_url(self, key: str) -> str:
+        """Where the platform reports the job's end: the worker's receiver signals this workflow.
+        The URL carries this job's credential (runtime/callback_auth.py), never in history."""
         _, workflow_id, _ = workflow_of_activity()
-        return f"{self._callback_base_url}/callbacks/platform/{quote(workflow_id, safe='')}"
+        return self._signer.url(self._callback_base_url, "platform", workflow_id, job_ref(key))
 
     @activity.defn(name=ActivityNames.PBX_REQUEST_TRANSITION)
     async def request_transition(self, req: TransitionRequest) -> TransitionAccepted:
@@ -75,12 +80,13 @@ class PbxActivities:
         (a deactivation must delete no extension and leave billing alone).
         """
         before = await self._snapshot(req.tenant_id)
+        key = idempotency_key()
         job = await request(
             self._client,
             "POST",
             f"/pbx/tenants/{quote(req.tenant_id, safe='')}/{req.kind.value}",
-            json={"callback_url": self._callback_url()},
-            idempotency_key=idempotency_key(),
+            json={"callback_url": self._callback_url(key)},
+            idempotency_key=key,
         )
         activity.logger.info("platform accepted %s job %s", req.kind.value, job["job_id"])
         return TransitionAccepted(job_id=job["job_id"], before=before)

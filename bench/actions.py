@@ -132,7 +132,7 @@ from runtime.sandbox import workflow_runner
 from runtime.search_attributes import add_all
 from starter.deletion import confirmation
 from tests.conftest import installed_binary
-from tests.stack import TOKEN
+from tests.stack import ADMIN_HEADERS, TOKEN
 from tests.workflows.fake_mobile import FakeMobilePlatform
 from tests.workflows.fake_platform import FakePlatform
 from workflows.registry import ALL_WORKFLOWS
@@ -234,9 +234,11 @@ async def _settled(stack: BenchStack) -> dict[str, float]:
 async def live(stack: BenchStack) -> list[dict[str, Any]]:
     client = await stack.client()
     rows = []
-    mail = httpx.AsyncClient(base_url=stack.platform_url, timeout=30)
+    mail = httpx.AsyncClient(base_url=stack.platform_url, headers=ADMIN_HEADERS, timeout=30)
     api = httpx.AsyncClient(
-        base_url=stack.platform_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        base_url=stack.platform_url,
+        headers={"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS},
+        timeout=30,
     )
 
     # Deactivation: `pbxops deactivate --notify` (no --wait: the CLI then sends no query).

@@ -29,7 +29,7 @@ from runtime.settings import Settings
 from runtime.temporal import connect
 from starter.history import CLOSED
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
-from tests.stack import TOKEN, Stack
+from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 from tests.stack import tenant_body as stack_tenant_body
 
 RESULTS = ROOT / "bench" / "results"
@@ -262,7 +262,7 @@ async def put_all(
 ) -> None:
     """Send (method, path, body) admin requests to the simulator, a few at a time."""
     gate = asyncio.Semaphore(inflight)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    headers = {"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS}
     async with httpx.AsyncClient(base_url=stack.platform_url, headers=headers, timeout=60) as api:
 
         async def one(method: str, path: str, body: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ from contracts.deletion import DeletionInput
 from contracts.procedures import Procedure
 from starter.procedures import Procedures
 from tests.processes import BIN
+from tests.stack import ADMIN_HEADERS
 
 TARGET_P95 = 1.0
 
@@ -103,7 +104,9 @@ async def main_async(runs: int) -> dict[str, Any]:
         await put_tenants(stack, [*tenants, "lat-warm"])
         client = await stack.client()
         procedures = Procedures(client, stack.settings())
-        async with httpx.AsyncClient(base_url=stack.platform_url, timeout=30) as mail:
+        async with httpx.AsyncClient(
+            base_url=stack.platform_url, headers=ADMIN_HEADERS, timeout=30
+        ) as mail:
             await via_start(procedures, mail, "lat-warm")  # first workflow task, first SMTP
             helps = [help_seconds() for _ in range(5)]
             cli = [await via_cli(stack, mail, tenant) for tenant in tenants[:runs]]

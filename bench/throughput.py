@@ -63,6 +63,7 @@ from contracts.service_transition import ServiceTransitionInput, ServiceTransiti
 from starter.deletion import confirmation
 from starter.history import search_attributes_upserted
 from starter.procedures import Procedures
+from tests.stack import ADMIN_HEADERS
 
 TARGET_RATIO = 0.8
 
@@ -153,7 +154,9 @@ class Deletion(Procedure_):
 
     def __init__(self, stack: BenchStack, client: Client, tag: str) -> None:
         super().__init__(stack, client, tag)
-        self.mail = httpx.AsyncClient(base_url=stack.platform_url, timeout=30)
+        self.mail = httpx.AsyncClient(
+            base_url=stack.platform_url, headers=ADMIN_HEADERS, timeout=30
+        )
 
     def tenant(self, i: int) -> str:
         return f"{self.tag}-del-{i:05d}"

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     callback_bind_host: str = "127.0.0.1"
     callback_port: int = 8099
     callback_base_url: str = "http://127.0.0.1:8099"
+    # Keys the per-job credential in every callback URL (runtime/callback_auth.py): the platform
+    # token, which every operator's CLI holds, is not enough to forge a callback. Only the worker
+    # needs it; set a long random value in production (changing it voids the URLs of jobs and
+    # mobile lines in flight: their callbacks are refused and the safety polls take over).
+    callback_secret: SecretStr = SecretStr("pbxops-dev-callback-secret-change-me")
 
     # Keys the HMAC (and the seal) of one-time codes: only the worker needs it. It never has a
     # default (a default would let anyone who reads history recover a code): the worker refuses

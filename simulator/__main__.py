@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (SIMULATOR_HTTP_PORT)")
     serve.add_argument("--smtp-port", type=int, help="SMTP port (SIMULATOR_SMTP_PORT)")
     serve.add_argument("--seed", action="store_true", help="upsert the demo tenants first")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev mode: the HTML inbox opens without the admin token (SIMULATOR_DEV_MODE)",
+    )
     seed_cmd = commands.add_parser("seed", help="upsert the demo tenants and exit")
     seed_cmd.add_argument("--db", help="SQLAlchemy URL or SQLite file path (SIMULATOR_DB)")
     return parser
@@ -76,12 +81,16 @@ def _settings(args: argparse.Namespace) -> SimulatorSettings:
     overrides: dict[str, Any] = {
         name: getattr(args, name) for name in names if getattr(args, name, None) is not None
     }
+    if getattr(args, "dev", False):
+        overrides["dev_mode"] = True
     try:
         return SimulatorSettings(**overrides)
     except ValidationError as err:
         # One line naming each variable and its rule, as the worker does for PBXOPS_*.
         problems = (
             f"SIMULATOR_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+            if problem["loc"]
+            else problem["msg"].removeprefix("Value error, ")  # it names its variables
             for problem in err.errors()
         )
         raise SystemExit(f"error: bad setting {'; '.join(problems)}") from None

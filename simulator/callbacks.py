@@ -1,8 +1,10 @@
 """Delivering job callbacks: POST the outcome to the caller's URL, retrying with back-off.
 
 Delivery state lives on the job row, so a restart redelivers whatever was still pending (at least
-once; receivers dedupe by job id). Each delivery is its own asyncio task: a slow or dead receiver
-never delays the job runner, another callback or the HTTP server.
+once; receivers dedupe by job id). The URL is sent back exactly as the caller registered it: its
+query carries the caller's per-job credential, which is why logs show the URL without its query.
+Each delivery is its own asyncio task: a slow or dead receiver never delays the job runner,
+another callback or the HTTP server.
 """
 
 import asyncio
@@ -113,7 +115,8 @@ class CallbackDispatcher:
         self, delivery: Delivery, attempt: int, error: str | None, *, retry: bool
     ) -> None:
         await asyncio.to_thread(self._store_outcome, delivery.job_id, attempt, error, retry)
-        fields = {"job_id": delivery.job_id, "url": delivery.url, "attempt": attempt}
+        url = delivery.url.split("?", 1)[0]  # the query is the receiver's credential
+        fields = {"job_id": delivery.job_id, "url": url, "attempt": attempt}
         if error is None:
             log.info("callback delivered", **fields)
         elif retry and attempt < self._max_attempts:

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from aiosmtpd.controller import Controller
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from simulator.deps import require_token
+from simulator.deps import require_admin
 
 T = TypeVar("T")
 
-router = APIRouter(prefix="/admin/smtp", tags=["admin"], dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/admin/smtp", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 def _controller(request: Request) -> Controller:

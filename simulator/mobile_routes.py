@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from simulator.clock import as_utc, utcnow
 from simulator.db import Database
-from simulator.deps import get_db, require_token
+from simulator.deps import get_db, require_admin, require_token
 from simulator.mobile_platform import (
     ActivateIn,
     CallIn,
@@ -40,7 +40,7 @@ from simulator.mobile_platform import (
 
 router = APIRouter(prefix="/pbx", tags=["mobile"], dependencies=[Depends(require_token)])
 phone = APIRouter(prefix="/phone", tags=["phone"], dependencies=[Depends(require_token)])
-admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 @router.get("/tenants/{tenant_id}/mobile")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from contracts.lifecycle import Action
 from simulator.clock import utcnow
 from simulator.db import Database
-from simulator.deps import get_db, require_token
+from simulator.deps import get_db, require_admin
 from simulator.errors import ConflictError, NotFoundError, SimulatorError
 from simulator.models import Tenant
 from simulator.numbers_models import EcommerceAccount, NumberDevice
@@ -362,7 +362,7 @@ portal = APIRouter(
 ecommerce = APIRouter(
     prefix="/ecommerce", tags=["e-commerce"], dependencies=[Depends(require_ecommerce)]
 )
-admin = APIRouter(prefix="/admin/numbers", tags=["admin"], dependencies=[Depends(require_token)])
+admin = APIRouter(prefix="/admin/numbers", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 @csu.get("/numbers/{number}")

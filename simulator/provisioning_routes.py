@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from simulator.clock import utcnow
 from simulator.customer_tenants import activate_tenant
 from simulator.db import Database
-from simulator.deps import get_db, require_token
+from simulator.deps import get_db, require_admin, require_token
 from simulator.provisioning import (
     PRODUCT_TYPES,
     ROLES,
@@ -81,7 +81,7 @@ from simulator.provisioning_schemas import (
 )
 
 router = APIRouter(prefix="/pbx", tags=["reseller portal"], dependencies=[Depends(require_token)])
-admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 Limit = Query(default=200, ge=1, le=1000)
 

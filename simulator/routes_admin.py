@@ -6,13 +6,13 @@ from fastapi import APIRouter, Depends, Request
 
 from simulator.clock import utcnow
 from simulator.db import Database
-from simulator.deps import get_db, require_token
+from simulator.deps import get_db, require_admin
 from simulator.faults import FaultStore
 from simulator.schemas import FaultRuleIn, FaultRuleOut, SettingsPatch, TenantIn, TenantOut
 from simulator.tenants import get_tenant, put_tenant, tenant_out, tenant_settings
 from simulator.transitions import cancel_tenant_jobs, complete_tenant_jobs, job_out
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 def get_faults(request: Request) -> FaultStore:

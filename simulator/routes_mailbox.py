@@ -1,15 +1,29 @@
-"""The mailbox's read API (Mailpit-compatible) and its HTML inbox. Open, as Mailpit's are."""
+"""The mailbox's read API (Mailpit-compatible) and its HTML inbox.
+
+Every message the platform's users get is here, deletion and activation codes included, so both
+need the simulator's admin token (``X-Admin-Token``), never the platform token. The HTML inbox is
+for a person with a browser: in dev mode (``make up``, ``--dev``) it is open; otherwise open it
+once as ``/inbox?admin_token=<token>``, which keeps the token in an HttpOnly cookie.
+"""
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from simulator.db import Database
-from simulator.deps import get_db
+from simulator.deps import (
+    ADMIN_COOKIE,
+    ADMIN_HEADER,
+    ADMIN_REQUIRED,
+    admin_matches,
+    get_db,
+    get_settings,
+    require_admin,
+)
 from simulator.mailbox import (
     delete_messages,
     list_messages,
@@ -20,7 +34,26 @@ from simulator.mailbox import (
 from simulator.models import Message
 from simulator.pages import inbox_page, message_page
 
-api = APIRouter(prefix="/api/v1", tags=["mailbox"])
+ADMIN_QUERY = "admin_token"
+
+
+def _check_inbox(request: Request) -> None:
+    """Dev mode, or the admin token as the header or the cookie the query set."""
+    settings = get_settings(request)
+    if settings.dev_mode:
+        return
+    presented = request.headers.get(ADMIN_HEADER) or request.cookies.get(ADMIN_COOKIE)
+    if not admin_matches(presented, settings.admin):
+        raise HTTPException(
+            status_code=401, detail=f"{ADMIN_REQUIRED}: open /inbox?{ADMIN_QUERY}=<token>"
+        )
+
+
+async def require_inbox(request: Request) -> None:
+    _check_inbox(request)
+
+
+api = APIRouter(prefix="/api/v1", tags=["mailbox"], dependencies=[Depends(require_admin)])
 pages = APIRouter(tags=["pages"])
 
 
@@ -78,15 +111,33 @@ def raw(message_id: str, db: Database = Depends(get_db)) -> Response:
     return Response(source, media_type="text/plain; charset=utf-8")
 
 
+def _login(request: Request) -> Response | None:
+    """``?admin_token=`` with the right token: keep it in a cookie, drop it from the URL."""
+    presented = request.query_params.get(ADMIN_QUERY)
+    if presented is None:
+        return None
+    if not admin_matches(presented, get_settings(request).admin):
+        raise HTTPException(status_code=401, detail=ADMIN_REQUIRED)
+    response = RedirectResponse(request.url.path, status_code=303)
+    response.set_cookie(ADMIN_COOKIE, presented, httponly=True, samesite="strict", path="/inbox")
+    return response
+
+
 @pages.get("/inbox", response_class=HTMLResponse)
-def inbox(db: Database = Depends(get_db)) -> HTMLResponse:
+def inbox(request: Request, db: Database = Depends(get_db)) -> Response:
+    login = _login(request)
+    if login is not None:
+        return login
+    _check_inbox(request)
     with db.reading() as session:
         total = session.scalar(select(func.count()).select_from(Message)) or 0
         rows = session.scalars(select(Message).order_by(Message.created_at.desc()).limit(200))
         return HTMLResponse(inbox_page(rows.all(), total))
 
 
-@pages.get("/inbox/{message_id}", response_class=HTMLResponse)
+@pages.get(
+    "/inbox/{message_id}", response_class=HTMLResponse, dependencies=[Depends(require_inbox)]
+)
 def inbox_message(message_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
     with db.reading() as session:
         return HTMLResponse(message_page(_get(session, message_id)))

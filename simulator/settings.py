@@ -7,7 +7,7 @@ configuring locally.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,12 @@ class SimulatorSettings(BaseSettings):
     smtp_port: int = 1025
     # A secret so it never shows in a repr, a traceback or a log line.
     api_token: SecretStr = SecretStr("pbxops-dev-token")
+    # Guards what only the simulator's operator may do (tests, demos, chaos): `/admin/*`, the
+    # mailbox API `/api/v1/*` (it lists every code sent) and the HTML inbox. Distinct from the
+    # platform token, which every pbxops operator holds. Sent as `X-Admin-Token: <token>`.
+    admin_token: SecretStr = SecretStr("pbxops-dev-simulator-admin")
+    # Dev mode (`make up`, `--dev`): the HTML inbox opens without the admin token.
+    dev_mode: bool = False
     # How often the job runner looks for due jobs and pending callbacks.
     job_tick_seconds: float = 0.2
     # Callback delivery: attempts in all, and the first back-off (doubled after each failure).
@@ -47,6 +53,18 @@ class SimulatorSettings(BaseSettings):
     def _db_url(cls, value: str) -> str:
         return database_url(value)
 
+    @model_validator(mode="after")
+    def _distinct_tokens(self) -> "SimulatorSettings":
+        if self.admin_token.get_secret_value() == self.api_token.get_secret_value():
+            raise ValueError("SIMULATOR_ADMIN_TOKEN must differ from SIMULATOR_API_TOKEN")
+        if not self.admin_token.get_secret_value():
+            raise ValueError("SIMULATOR_ADMIN_TOKEN must not be empty")
+        return self
+
     @property
     def token(self) -> str:
         return self.api_token.get_secret_value()
+
+    @property
+    def admin(self) -> str:
+        return self.admin_token.get_secret_value()

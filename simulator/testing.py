@@ -25,6 +25,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 DEFAULT_TOKEN = "pbxops-dev-token"
+DEFAULT_ADMIN_TOKEN = "pbxops-dev-simulator-admin"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +64,7 @@ class SimulatorProcess:
         db_path: str | Path | None = None,
         *,
         token: str = DEFAULT_TOKEN,
+        admin_token: str = DEFAULT_ADMIN_TOKEN,
         host: str = "127.0.0.1",
         seed: bool = False,
         job_tick_seconds: float = 0.05,
@@ -76,6 +78,7 @@ class SimulatorProcess:
         self.db_path = Path(db_path)
         self.log_path = self.db_path.with_name(self.db_path.name + ".log")
         self.token = token
+        self.admin_token = admin_token
         self.host = host
         self.seed = seed
         self.job_tick_seconds = job_tick_seconds
@@ -93,12 +96,23 @@ class SimulatorProcess:
         return f"http://{self.host}:{self.http_port}"
 
     @property
-    def auth_headers(self) -> dict[str, str]:
+    def platform_headers(self) -> dict[str, str]:
+        """What the platform's API needs (and what a pbxops operator holds)."""
         return {"Authorization": f"Bearer {self.token}"}
 
     @property
+    def admin_headers(self) -> dict[str, str]:
+        """What the simulator's admin routes, mailbox API and inbox need."""
+        return {"X-Admin-Token": self.admin_token}
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Both: a test drives the platform and the simulator's controls with one client."""
+        return {**self.platform_headers, **self.admin_headers}
+
+    @property
     def client(self) -> httpx.Client:
-        """A ready client: base URL and bearer token set. Closed by stop()."""
+        """A ready client: base URL, bearer token and admin token set. Closed by stop()."""
         if self._client is None:
             raise SimulatorNotReady("the simulator is not running; call start() first")
         return self._client
@@ -168,6 +182,7 @@ class SimulatorProcess:
         env = {
             **os.environ,
             "SIMULATOR_API_TOKEN": self.token,
+            "SIMULATOR_ADMIN_TOKEN": self.admin_token,
             "SIMULATOR_JOB_TICK_SECONDS": str(self.job_tick_seconds),
             "SIMULATOR_LOG_FORMAT": "json",
             "PYTHONPATH": os.pathsep.join(

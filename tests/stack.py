@@ -15,6 +15,11 @@ from runtime.devserver import command as devserver_command
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
 
 TOKEN = "e2e-token"
+# The simulator's own controls (/admin, the mailbox API, the inbox): never the platform token.
+ADMIN_TOKEN = "e2e-admin-token"
+ADMIN_HEADERS = {"X-Admin-Token": ADMIN_TOKEN}
+# Keys the per-job credential of callback URLs; tests that forge callbacks sign with it.
+CALLBACK_SECRET = "e2e-callback-secret"
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Stack:
             "PBXOPS_TASK_QUEUE": self.task_queue,
             "PBXOPS_PLATFORM_URL": self.platform_url,
             "PBXOPS_PLATFORM_TOKEN": TOKEN,
+            "PBXOPS_CALLBACK_SECRET": CALLBACK_SECRET,
             "PBXOPS_SMTP_PORT": str(self.smtp_port),
             "PBXOPS_CALLBACK_PORT": str(self.callback_port),
             "PBXOPS_CALLBACK_BASE_URL": f"http://127.0.0.1:{self.callback_port}",
@@ -87,7 +93,7 @@ class Stack:
             "--smtp-port",
             str(self.smtp_port),
         ]
-        env = {"SIMULATOR_API_TOKEN": TOKEN}
+        env = {"SIMULATOR_API_TOKEN": TOKEN, "SIMULATOR_ADMIN_TOKEN": ADMIN_TOKEN}
         self.processes["simulator"] = Process("simulator", args, self.workdir, env).start()
         wait_until(
             lambda: httpx.get(f"{self.platform_url}/healthz").is_success, 30, "the simulator"
@@ -129,9 +135,9 @@ class Stack:
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     def api(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.platform_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
+        """The platform's API and the simulator's admin routes (both tokens)."""
+        headers = {"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS}
+        return httpx.Client(base_url=self.platform_url, headers=headers, timeout=10)
 
     def put_tenant(self, tenant_id: str, **settings: Any) -> dict[str, Any]:
         with self.api() as api:

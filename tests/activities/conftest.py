@@ -4,7 +4,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.stack import TOKEN, Stack
+from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +21,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest_asyncio.fixture
 async def http(simulator: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        base_url=simulator.platform_url, headers={"Authorization": f"Bearer {TOKEN}"}
+        base_url=simulator.platform_url,
+        headers={"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS},
     ) as client:
         yield client

@@ -17,11 +17,13 @@ from contracts.deletion import PURGE_STEPS, PurgeRequest
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
 from contracts.mail import EmailMessage
 from contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
+from runtime.callback_auth import CallbackSigner
 from tests.processes import free_port, wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 UI = "http://ui.example:8233"
 VAULT = CodeVault(b"activity-tests-secret")
+SIGNER = CallbackSigner(b"activity-tests-callback-secret")
 
 
 def activity_env(step: str, workflow_id: str | None = None) -> ActivityEnvironment:
@@ -39,7 +41,7 @@ def activity_env(step: str, workflow_id: str | None = None) -> ActivityEnvironme
 
 async def test_request_transition_starts_the_job_and_is_idempotent(simulator: Stack, http):
     simulator.put_tenant("act-a", deactivation_seconds=0.3)
-    pbx = PbxActivities(http, "http://127.0.0.1:9/unused")
+    pbx = PbxActivities(http, "http://127.0.0.1:9/unused", SIGNER)
     env = activity_env("request-deactivation")
     request = TransitionRequest(tenant_id="act-a", kind=TransitionKind.DEACTIVATION)
 
@@ -63,7 +65,7 @@ async def test_request_transition_starts_the_job_and_is_idempotent(simulator: St
 
 async def test_purge_runs_every_step_once_even_when_retried(simulator: Stack, http):
     simulator.put_tenant("act-purge", deletion_seconds=None, recordings=3)  # the job never ends
-    pbx = PbxActivities(http, "http://127.0.0.1:9/unused")
+    pbx = PbxActivities(http, "http://127.0.0.1:9/unused", SIGNER)
     workflow_id = f"pbx-deletion/{uuid.uuid4()}"
     deletion = TransitionRequest(tenant_id="act-purge", kind=TransitionKind.DELETION)
     await activity_env("request-deletion", workflow_id).run(pbx.request_transition, deletion)
@@ -90,7 +92,7 @@ async def test_purge_runs_every_step_once_even_when_retried(simulator: Stack, ht
 
 
 async def test_unknown_tenant_is_non_retryable_with_the_platform_sentence(simulator, http):
-    pbx = PbxActivities(http, "http://127.0.0.1:9")
+    pbx = PbxActivities(http, "http://127.0.0.1:9", SIGNER)
     with pytest.raises(ApplicationError) as err:
         await activity_env("request-deactivation").run(
             pbx.request_transition,
@@ -102,7 +104,7 @@ async def test_unknown_tenant_is_non_retryable_with_the_platform_sentence(simula
 
 async def test_wrong_state_is_non_retryable_409(simulator: Stack, http):
     simulator.put_tenant("act-off", state="deactivated")
-    pbx = PbxActivities(http, "http://127.0.0.1:9")
+    pbx = PbxActivities(http, "http://127.0.0.1:9", SIGNER)
     with pytest.raises(ApplicationError) as err:
         await activity_env("request-deactivation").run(
             pbx.request_transition,
@@ -116,7 +118,7 @@ async def test_platform_500_is_retryable(simulator: Stack, http):
     simulator.put_tenant("act-faulty")
     await http.put("/admin/faults", json={"route_prefix": "/pbx", "error_rate": 1.0})
     try:
-        pbx = PbxActivities(http, "http://127.0.0.1:9")
+        pbx = PbxActivities(http, "http://127.0.0.1:9", SIGNER)
         with pytest.raises(ApplicationError) as err:
             await activity_env("poll").run(pbx.get_service, TenantRef(tenant_id="act-faulty"))
         assert not err.value.non_retryable
@@ -127,7 +129,7 @@ async def test_platform_500_is_retryable(simulator: Stack, http):
 
 async def test_unreachable_platform_is_retryable():
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}") as dead:
-        pbx = PbxActivities(dead, "http://127.0.0.1:9")
+        pbx = PbxActivities(dead, "http://127.0.0.1:9", SIGNER)
         with pytest.raises(ApplicationError) as err:
             await activity_env("poll").run(pbx.get_service, TenantRef(tenant_id="x"))
     assert not err.value.non_retryable and err.value.type == "PlatformUnavailable"
@@ -173,12 +175,18 @@ async def test_mail_goes_through_real_smtp_once_even_when_retried(simulator: Sta
     await env.run(mail.send, email)  # a retry after the server accepted: same Message-ID
 
     def delivered() -> list[dict]:
-        found = httpx.get(f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{to}"})
+        found = httpx.get(
+            f"{simulator.platform_url}/api/v1/search",
+            params={"query": f"to:{to}"},
+            headers=ADMIN_HEADERS,
+        )
         return found.json()["messages"]
 
     wait_until(lambda: len(delivered()) == 1, 10, "the message in the mailbox")
     [summary] = delivered()
-    message = httpx.get(f"{simulator.platform_url}/api/v1/message/{summary['ID']}").json()
+    message = httpx.get(
+        f"{simulator.platform_url}/api/v1/message/{summary['ID']}", headers=ADMIN_HEADERS
+    ).json()
     assert message["MessageID"] in sent.message_id
     assert message["Subject"] == "Service deactivated"
     assert message["Text"].strip() == "plain" and "<b>rich</b>" in message["HTML"]

@@ -26,11 +26,13 @@ from contracts.mobile import (
     IssueCode,
     ProvisionLine,
 )
+from runtime.callback_auth import CallbackSigner
 from tests.processes import free_port
 from tests.qr import decode_qr_png
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 VAULT = CodeVault(b"activities-test-secret-0123456789")
+SIGNER = CallbackSigner(b"activity-tests-callback-secret")
 
 
 def activity_env(step: str, workflow_id: str) -> ActivityEnvironment:
@@ -47,7 +49,9 @@ def activity_env(step: str, workflow_id: str) -> ActivityEnvironment:
 
 def mobile(simulator: Stack, http: httpx.AsyncClient, smtp_port: int | None = None):
     sender = SmtpSender("127.0.0.1", smtp_port or simulator.smtp_port, timeout=2)
-    return MobileActivities(http, sender, "pbxops <noreply@pbxops.example>", VAULT, "http://cb")
+    return MobileActivities(
+        http, sender, "pbxops <noreply@pbxops.example>", VAULT, "http://cb", SIGNER
+    )
 
 
 def setup_tenant(simulator: Stack, tenant_id: str, **org) -> None:
@@ -59,10 +63,14 @@ def setup_tenant(simulator: Stack, tenant_id: str, **org) -> None:
 
 def mails_to(simulator: Stack, address: str) -> list[dict]:
     found = httpx.get(
-        f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{address}"}
+        f"{simulator.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
     ).json()
     return [
-        httpx.get(f"{simulator.platform_url}/api/v1/message/{m['ID']}").json()
+        httpx.get(
+            f"{simulator.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS
+        ).json()
         for m in found["messages"]
     ]
 

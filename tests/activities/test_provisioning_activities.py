@@ -41,7 +41,7 @@ from contracts.support import (
     ProblemReportInput,
     SupportContactsChangeInput,
 )
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 
 def activity_env(step: str, workflow_id: str, heartbeats: list[Any] | None = None):
@@ -113,7 +113,9 @@ async def created(acts: ProvisioningActivities, uid: str, wf: str, **overrides: 
 
 def mails_to(simulator: Stack, address: str) -> list[dict[str, Any]]:
     return httpx.get(
-        f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{address}"}
+        f"{simulator.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
     ).json()["messages"]
 
 
@@ -139,7 +141,9 @@ async def test_the_four_steps_with_2000_users_and_sub_accounts(simulator: Stack,
     resent = await activity_env("invite-admin-1", wf).run(acts.invite_admin, invite)
     assert resent.message_id == sent.message_id
     [invitation] = mails_to(simulator, admin.email)  # the retry's resend was dropped
-    text = httpx.get(f"{simulator.platform_url}/api/v1/message/{invitation['ID']}").json()["Text"]
+    text = httpx.get(
+        f"{simulator.platform_url}/api/v1/message/{invitation['ID']}", headers=ADMIN_HEADERS
+    ).json()["Text"]
     assert "https://portal.pbx.example/invitations/" in text
     assert "invitations/" not in sent.model_dump_json()
 

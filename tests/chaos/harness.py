@@ -45,7 +45,7 @@ from contracts.service_transition import ServiceTransitionInput, ServiceTransiti
 from runtime.settings import Settings
 from runtime.temporal import connect
 from starter.deletion import confirmation
-from tests.stack import TOKEN, Stack
+from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 
 # How the 100 procedures are mixed (kind: share). "escalation" is a deactivation whose platform is
 # slower than its SLA: it must open exactly one ticket and resolve it.
@@ -226,7 +226,7 @@ class Operator:
         self.client: Client | None = None
         self.http = httpx.AsyncClient(
             base_url=stack.platform_url,
-            headers={"Authorization": f"Bearer {TOKEN}"},
+            headers={"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS},
             timeout=10,
         )
 
@@ -427,7 +427,10 @@ def wrong_outcome(run: Run, stack: Stack) -> str | None:
 
 def account(stack: Stack, runs: list[Run], report: Report) -> None:
     """Emails per recipient and tickets per procedure, against what each run must leave."""
-    with httpx.Client(base_url=stack.platform_url, timeout=10) as mailbox, stack.api() as api:
+    with (
+        httpx.Client(base_url=stack.platform_url, headers=ADMIN_HEADERS, timeout=10) as mailbox,
+        stack.api() as api,
+    ):
         for run in runs:
             for address, expected in run.mail.items():
                 found = mailbox.get("/api/v1/search", params={"query": f"to:{address}"}).json()

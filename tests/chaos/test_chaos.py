@@ -30,7 +30,7 @@ from temporalio.client import Client
 
 from tests.chaos.harness import Operator, Report, drive, plan, prepare
 from tests.processes import ROOT
-from tests.stack import TOKEN, Stack
+from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 
 pytestmark = pytest.mark.chaos
 
@@ -158,7 +158,8 @@ def test_smtp_down_for_a_minute(chaos_stack: Stack):
     async def take_mail_down(operator: Operator) -> None:
         report = operator.report
         async with httpx.AsyncClient(
-            base_url=chaos_stack.platform_url, headers={"Authorization": f"Bearer {TOKEN}"}
+            base_url=chaos_stack.platform_url,
+            headers={"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS},
         ) as api:
             (await api.post("/admin/smtp/stop")).raise_for_status()
             operator.note("SMTP down")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.processes import wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,9 @@ def test_deactivate_wait_ends_deactivated_with_extensions_kept_and_billing_on(st
     assert len(kept) == 4 and not any(ext["registered"] for ext in kept)
     assert tickets(stack, "e2e-fast") == []
     mails = httpx.get(
-        f"{stack.platform_url}/api/v1/search", params={"query": "to:ops@provider.example"}
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": "to:ops@provider.example"},
+        headers=ADMIN_HEADERS,
     ).json()["messages"]
     # The stack (and this mailbox) is shared with the other e2e modules: only this tenant's mail.
     subjects = [m["Subject"] for m in mails if "e2e-fast" in m["Subject"]]

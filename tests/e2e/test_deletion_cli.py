@@ -7,18 +7,24 @@ import httpx
 import pytest
 
 from tests.processes import wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
 
 def inbox(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    found = httpx.get(
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
+    )
     return found.json()["messages"]
 
 
 def message(stack: Stack, message_id: str) -> dict:
-    return httpx.get(f"{stack.platform_url}/api/v1/message/{message_id}").json()
+    return httpx.get(
+        f"{stack.platform_url}/api/v1/message/{message_id}", headers=ADMIN_HEADERS
+    ).json()
 
 
 def one_line_error(result, expected: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from tests.processes import wait_until
 from tests.qr import decode_qr_png
 from tests.security.evidence import collect
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +30,17 @@ def mobile_tenant(stack: Stack, tenant_id: str, **org) -> None:
 
 
 def mails(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    found = httpx.get(
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
+    )
     return found.json()["messages"]
 
 
 def qr_from_inbox_page(stack: Stack, message_id: str) -> str:
     """The QR image as the mailbox's HTML page shows it, decoded by OpenCV."""
-    page = httpx.get(f"{stack.platform_url}/inbox/{message_id}").text
+    page = httpx.get(f"{stack.platform_url}/inbox/{message_id}", headers=ADMIN_HEADERS).text
     match = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert match, "the inbox page shows no QR image"
     return decode_qr_png(base64.b64decode(match.group(1)))

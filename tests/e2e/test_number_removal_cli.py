@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from tests.processes import wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +44,14 @@ def tickets(stack: Stack, tenant_id: str) -> list[dict]:
 
 def mails_to(stack: Stack, address: str) -> list[dict]:
     found = httpx.get(
-        f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"}
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
     ).json()["messages"]
-    return [httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}").json() for m in found]
+    return [
+        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
+        for m in found
+    ]
 
 
 def history_json(stack: Stack, workflow_id: str) -> str:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,9 @@ def one_line_error(result, expected: str) -> None:
 
 def mails_to(stack: Stack, address: str) -> list[dict[str, Any]]:
     found = httpx.get(
-        f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"}
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
     ).json()
     return found["messages"]
 

@@ -44,7 +44,7 @@ from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 from starter import cli
 from tests.processes import wait_until
-from tests.stack import TOKEN, Stack, tenant_body
+from tests.stack import ADMIN_HEADERS, TOKEN, Stack, tenant_body
 
 pytestmark = pytest.mark.e2e
 
@@ -560,9 +560,13 @@ class World:
 
 
 def _mails(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    found = httpx.get(
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
+    )
     return [
-        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}").json()
+        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
         for m in found.json()["messages"]
     ]
 
@@ -802,7 +806,7 @@ class Observer:
 
     def __init__(self, stack: Stack) -> None:
         self._http = stack.api()
-        self._mailbox = httpx.Client(base_url=stack.platform_url, timeout=10)
+        self._mailbox = httpx.Client(base_url=stack.platform_url, headers=ADMIN_HEADERS, timeout=10)
         self._pool = ThreadPoolExecutor(8)
         self._loop = asyncio.new_event_loop()
         self._temporal = self._loop.run_until_complete(Client.connect(stack.temporal_address))

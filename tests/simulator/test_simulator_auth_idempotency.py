@@ -12,20 +12,38 @@ MakeTenant = Callable[..., dict[str, Any]]
 
 def test_protected_routes_need_the_bearer_token(sim: SimulatorProcess) -> None:
     anonymous = httpx.Client(base_url=sim.base_url)
-    for method, path in [
-        ("GET", "/pbx/tenants"),
-        ("POST", "/helpdesk/tickets"),
-        ("PUT", "/admin/faults"),
-    ]:
+    for method, path in [("GET", "/pbx/tenants"), ("POST", "/helpdesk/tickets")]:
         response = anonymous.request(method, path)
         assert response.status_code == 401
         assert response.json() == {"detail": "missing or invalid bearer token"}
     wrong = anonymous.get("/pbx/tenants", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    # Open, as Mailpit's API and a health probe are.
     assert anonymous.get("/healthz").status_code == 200
-    assert anonymous.get("/api/v1/messages").status_code == 200
-    assert anonymous.get("/inbox").status_code == 200
+
+
+def test_admin_and_mailbox_routes_need_the_admin_token_not_the_platform_token(
+    sim: SimulatorProcess,
+) -> None:
+    """Every operator holds the platform token: it must not reset the platform, inject
+    faults, stop SMTP or read the codes in the mailbox (issue 16.6)."""
+    platform = httpx.Client(base_url=sim.base_url, headers=sim.platform_headers)
+    for method, path in [
+        ("PUT", "/admin/faults"),
+        ("POST", "/admin/reset"),
+        ("POST", "/admin/smtp/stop"),
+        ("PUT", "/admin/tenants/x"),
+        ("GET", "/api/v1/messages"),
+        ("DELETE", "/api/v1/messages"),
+        ("GET", "/api/v1/search?query=to:x"),
+        ("GET", "/inbox"),
+    ]:
+        response = platform.request(method, path)
+        assert response.status_code == 401, (method, path, response.text)
+        assert "admin token" in response.json()["detail"]
+    admin = httpx.Client(base_url=sim.base_url, headers=sim.admin_headers)
+    assert admin.get("/api/v1/messages").status_code == 200
+    assert admin.get("/inbox").status_code == 200
+    assert admin.get("/admin/faults").status_code == 200
 
 
 def test_a_replayed_key_answers_the_stored_response_and_creates_nothing(

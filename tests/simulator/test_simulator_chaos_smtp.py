@@ -21,7 +21,11 @@ def _message(uid: str) -> EmailMessage:
 
 
 def _stored(sim: SimulatorProcess, uid: str) -> int:
-    found = httpx.get(f"{sim.base_url}/api/v1/search", params={"query": f"to:smtp.{uid}@"})
+    found = httpx.get(
+        f"{sim.base_url}/api/v1/search",
+        params={"query": f"to:smtp.{uid}@"},
+        headers=sim.admin_headers,
+    )
     return int(found.json()["messages_count"])
 
 

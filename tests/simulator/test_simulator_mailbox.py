@@ -25,7 +25,9 @@ def _message(uid: str, to: str, *, subject: str | None = None) -> EmailMessage:
 
 
 def _search(sim: SimulatorProcess, query: str) -> dict:
-    response = httpx.get(f"{sim.base_url}/api/v1/search", params={"query": query})
+    response = httpx.get(
+        f"{sim.base_url}/api/v1/search", params={"query": query}, headers=sim.admin_headers
+    )
     response.raise_for_status()
     result: dict = response.json()
     return result
@@ -47,18 +49,20 @@ async def test_smtp_message_is_readable_and_stored_once(sim: SimulatorProcess, u
     assert summary["Snippet"].startswith("Il servizio è stato disattivato.")
     assert summary["Size"] > 0
 
-    listing = httpx.get(f"{sim.base_url}/api/v1/messages").json()
+    listing = httpx.get(f"{sim.base_url}/api/v1/messages", headers=sim.admin_headers).json()
     assert listing["start"] == 0
     assert listing["count"] == len(listing["messages"]) <= listing["total"]
     assert summary["ID"] in [m["ID"] for m in listing["messages"]]
 
-    detail = httpx.get(f"{sim.base_url}/api/v1/message/{summary['ID']}").json()
+    detail = httpx.get(
+        f"{sim.base_url}/api/v1/message/{summary['ID']}", headers=sim.admin_headers
+    ).json()
     assert detail["ID"] == summary["ID"]
     assert detail["Text"].strip() == f"Il servizio è stato disattivato. {uid}"
     assert "<b>disattivato</b>" in detail["HTML"]
     assert detail["Date"].endswith("Z")
 
-    raw = httpx.get(f"{sim.base_url}/api/v1/message/{summary['ID']}/raw")
+    raw = httpx.get(f"{sim.base_url}/api/v1/message/{summary['ID']}/raw", headers=sim.admin_headers)
     assert f"Message-ID: <{uid}@pbxops>" in raw.text
 
     # A retried send (same Message-ID) is accepted and dropped.
@@ -78,18 +82,18 @@ async def test_inbox_pages(sim: SimulatorProcess, uid: str) -> None:
         _message(uid, to, subject=f"<i>{uid}</i>"), hostname="127.0.0.1", port=sim.smtp_port
     )
     [summary] = wait_for(lambda: _search(sim, f"to:{to}")["messages"])
-    inbox = httpx.get(f"{sim.base_url}/inbox").text
+    inbox = httpx.get(f"{sim.base_url}/inbox", headers=sim.admin_headers).text
     assert f"/inbox/{summary['ID']}" in inbox
     assert f"&lt;i&gt;{uid}&lt;/i&gt;" in inbox
-    page = httpx.get(f"{sim.base_url}/inbox/{summary['ID']}").text
+    page = httpx.get(f"{sim.base_url}/inbox/{summary['ID']}", headers=sim.admin_headers).text
     # The message's own HTML is isolated in a sandboxed iframe, escaped into srcdoc.
     assert '<iframe sandbox srcdoc="&lt;p style=&#x27;color:red&#x27;&gt;' in page
     assert "<p style='color:red'>" not in page
-    assert httpx.get(f"{sim.base_url}/inbox/nope").status_code == 404
+    assert httpx.get(f"{sim.base_url}/inbox/nope", headers=sim.admin_headers).status_code == 404
 
 
 def test_unknown_message_and_plain_word_search(sim: SimulatorProcess) -> None:
-    missing = httpx.get(f"{sim.base_url}/api/v1/message/does-not-exist")
+    missing = httpx.get(f"{sim.base_url}/api/v1/message/does-not-exist", headers=sim.admin_headers)
     assert missing.status_code == 404
     assert _search(sim, "no-such-word-anywhere-xyz")["messages"] == []
 
@@ -99,9 +103,22 @@ async def test_delete_all_messages(tmp_path) -> None:  # type: ignore[no-untyped
         await aiosmtplib.send(
             _message("d1", "a@x.example"), hostname="127.0.0.1", port=own.smtp_port
         )
-        wait_for(lambda: httpx.get(f"{own.base_url}/api/v1/messages").json()["total"] == 1)
-        assert httpx.delete(f"{own.base_url}/api/v1/messages").status_code == 200
-        assert httpx.get(f"{own.base_url}/api/v1/messages").json()["total"] == 0
+        wait_for(
+            lambda: (
+                httpx.get(f"{own.base_url}/api/v1/messages", headers=own.admin_headers).json()[
+                    "total"
+                ]
+                == 1
+            )
+        )
+        assert (
+            httpx.delete(f"{own.base_url}/api/v1/messages", headers=own.admin_headers).status_code
+            == 200
+        )
+        assert (
+            httpx.get(f"{own.base_url}/api/v1/messages", headers=own.admin_headers).json()["total"]
+            == 0
+        )
 
 
 def test_parse_message_without_to_header_uses_the_envelope() -> None:
