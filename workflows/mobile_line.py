@@ -61,6 +61,11 @@ PLATFORM_RETRY = RetryPolicy(
 MUST_SUCCEED = timedelta(hours=1)
 PER_ATTEMPT = timedelta(seconds=30)
 _HAND_OVER_PAUSE = timedelta(seconds=1)
+# The patch: a phone event only wakes the line, which reads the device from the platform and
+# takes the platform's view; an event the platform does not know (seq beyond its own) is ignored.
+EVENTS_CONFIRMED = "device-events-confirmed-by-platform"
+# How long the line keeps asking the platform to confirm one event.
+CONFIRM_FOR = timedelta(minutes=10)
 
 
 class Step:
@@ -110,6 +115,11 @@ class MobileLine:
         # Set by the tenant's deletion (a Signal): the line ends with the service.
         self._service_deleted: ServiceDeleted | None = None
         self._audit: list[AuditEntry] = []
+        # The newest phone event not yet confirmed with the platform, and its confirmer.
+        self._hint: DeviceEvent | None = None
+        self._confirming = False
+        self._confirmer: asyncio.Task[None] | None = None
+        self._confirms = 0
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -147,7 +157,11 @@ class MobileLine:
 
     def _quiet(self) -> bool:
         return self._result is not None or (
-            not self._busy and not self._lock.locked() and workflow.all_handlers_finished()
+            not self._busy
+            and not self._lock.locked()
+            and not self._confirming
+            and self._hint is None
+            and workflow.all_handlers_finished()
         )
 
     def _continue_as_new(self) -> None:
@@ -336,6 +350,14 @@ class MobileLine:
             return
         if event.seq <= self._state.event_seq:
             return  # a duplicate or a late one: the platform delivers at least once
+        if workflow.patched(EVENTS_CONFIRMED):
+            # A hint, never a verdict: keep the newest, confirm it with the platform.
+            if self._hint is None or event.seq > self._hint.seq:
+                self._hint = event
+            if not self._confirming:
+                self._confirming = True
+                self._confirmer = asyncio.create_task(self._confirm_events())
+            return
         self._state.event_seq = event.seq
         self._state.events_seen += 1
         if self._state.status != DeviceStatus.DELETED:
@@ -354,6 +376,72 @@ class MobileLine:
         self._state.recent_events = recent[-RECENT_EVENTS_KEPT:]
         if not self._busy:
             self._refresh()
+
+    async def _confirm_events(self) -> None:
+        """Read the device for each pending hint; adopt what the platform shows."""
+        try:
+            async with self._lock:
+                while self._hint is not None and self._result is None and not self._deleting:
+                    hint, self._hint = self._hint, None
+                    if hint.seq <= self._state.event_seq:
+                        continue  # the platform's view already covers it
+                    device = await self._read_device()
+                    if device is None:
+                        continue
+                    if device.event_seq < hint.seq:
+                        # Beyond anything the platform recorded: forged or broken, not adopted.
+                        workflow.logger.warning(
+                            "ignored a phone event the platform does not know (seq %d > %d)",
+                            hint.seq,
+                            device.event_seq,
+                        )
+                        continue
+                    self._apply_confirmed(hint, device)
+        finally:
+            self._confirming = False
+
+    async def _read_device(self) -> DeviceSnapshot | None:
+        self._confirms += 1
+        self._busy = True
+        try:
+            return await workflow.execute_activity(
+                MobileActivityNames.GET_DEVICE,
+                DeviceRef(device_id=self._input.device_id),
+                result_type=DeviceSnapshot,
+                activity_id=f"confirm-event-{self._confirms}",
+                start_to_close_timeout=PER_ATTEMPT,
+                schedule_to_close_timeout=CONFIRM_FOR,
+                retry_policy=PLATFORM_RETRY,
+                summary="confirm the phone event with the platform",
+            )
+        except ActivityError:
+            # The next event, the code's expiry or an operator's command reads it again.
+            workflow.logger.warning("could not confirm a phone event with the platform")
+            return None
+        finally:
+            self._busy = False
+
+    def _apply_confirmed(self, hint: DeviceEvent, device: DeviceSnapshot) -> None:
+        self._state.events_seen += 1
+        if self._state.status != DeviceStatus.DELETED:
+            self._adopt(device)
+        code = self._state.code
+        detail = ""
+        used = (
+            code is not None
+            and code.state == CodeState.CURRENT
+            and device.current_code_id == code.code_id
+            and device.current_code_state == CodeState.USED
+        )
+        if used and code is not None:
+            code.state = CodeState.USED
+            self._disarm_expiry()
+            detail = f"code {code.code_id} used"
+        elif hint.kind is PhoneEventKind.REMOVED:
+            detail = "the user removed the line from the phone"
+        last = LastEvent(kind=hint.kind.value, at=hint.at, detail=detail)
+        self._state.recent_events = [*self._state.recent_events, last][-RECENT_EVENTS_KEPT:]
+        self._refresh()
 
     # --- operator commands (Updates) ------------------------------------------------------------
 

@@ -2,6 +2,12 @@
 
 The procedure's Signal handler hands every ``PlatformEvent`` to ``on_event``; ``wait`` returns
 when the job's target state was reported or a safety poll finds it (see ``workflows.sla``).
+
+A callback is a hint, never a verdict (issue 16): ``wait_and_read`` follows the wake-up with the
+platform's own read of the service, which the procedure then verifies. When that read shows the
+job is not done, the callback is ignored and the wait goes on (SLA ticket, polls and hard cap as
+before); after ``MAX_CALLBACK_WAKES`` such callbacks only the safety polls can end the wait.
+Repeats of an event are dropped and at most ``MAX_EVENTS_KEPT`` distinct ones are kept.
 """
 
 from collections.abc import Awaitable, Callable
@@ -10,10 +16,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.pbx import PlatformEvent, ServiceState
+    from contracts.pbx import PlatformEvent, ServiceSnapshot, ServiceState
 
 from workflows import calls
 from workflows.sla import SlaWindow, wait_with_sla
+
+# The patch: a callback the platform's read contradicts no longer fails the procedure.
+CALLBACK_CONFIRMED = "callback-confirmed-by-platform"
+MAX_CALLBACK_WAKES = 3
+MAX_EVENTS_KEPT = 16
 
 
 class PlatformJob:
@@ -23,15 +34,24 @@ class PlatformJob:
         self.job_id: str | None = None
         self._events: list[PlatformEvent] = []
         self._polls = 0
+        # Events before this index were contradicted by the platform's own read.
+        self._refuted = 0
+        self._wakes_refuted = 0
+        self._breached = False
+        self._reads = 0
 
     def on_event(self, event: PlatformEvent) -> None:
+        if event in self._events or len(self._events) >= MAX_EVENTS_KEPT:
+            return  # a repeat (delivery is at least once), or a flood
         self._events.append(event)
 
     def reported_done(self) -> bool:
         """The callback said so (for this job, once its id is known)."""
+        if self._wakes_refuted >= MAX_CALLBACK_WAKES:
+            return False
         return any(
             event.state == self.target and (self.job_id is None or event.job_id == self.job_id)
-            for event in self._events
+            for event in self._events[self._refuted :]
         )
 
     async def poll(self) -> bool:
@@ -49,10 +69,47 @@ class PlatformJob:
     async def wait(
         self, window: SlaWindow, on_breach: Callable[[], Awaitable[None]], what: str
     ) -> None:
+        async def breach_once() -> None:
+            # A wait resumed after an ignored callback must not escalate a second time.
+            if not self._breached:
+                self._breached = True
+                await on_breach()
+
         await wait_with_sla(
             reached=self.reported_done,
             poll=self.poll,
             window=window,
-            on_breach=on_breach,
+            on_breach=breach_once,
             what=what,
         )
+
+    async def wait_and_read(
+        self,
+        window: SlaWindow,
+        on_breach: Callable[[], Awaitable[None]],
+        what: str,
+        *,
+        reading: Callable[[], None],
+    ) -> ServiceSnapshot:
+        """Wait for the job, then read the service (activity ``verify``) for the procedure to
+        verify. ``reading`` runs just before each read (the procedure shows its step)."""
+        while True:
+            await self.wait(window, on_breach, what)
+            reading()
+            self._reads += 1
+            after = await calls.get_service(
+                self.tenant_id,
+                activity_id="verify" if self._reads == 1 else f"verify-{self._reads}",
+                must_succeed=True,
+            )
+            if after.state == self.target or not workflow.patched(CALLBACK_CONFIRMED):
+                return after
+            # Only a callback wakes the wait without the platform showing the target (a poll
+            # returns only when it does): the platform's own read wins, the callback is ignored.
+            workflow.logger.warning(
+                "a callback reported %s but the platform shows %s: ignored, still waiting",
+                self.target.value,
+                after.state.value,
+            )
+            self._refuted = len(self._events)
+            self._wakes_refuted += 1

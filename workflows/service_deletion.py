@@ -357,10 +357,13 @@ class ServiceDeletion:
             f"Support ticket if not deleted by **{deadline:%Y-%m-%d %H:%M} UTC**.",
         )
         try:
-            await self._job.wait(
+            after = await self._job.wait_and_read(
                 SlaWindow(deadline=deadline, hard_cap_at=confirmed_at + inp.hard_cap),
                 lambda: self._escalate(deadline),
                 what=f"{inp.tenant_id} is deleted",
+                reading=lambda: self._enter(
+                    Step.VERIFYING, "Checking that nothing of the tenant remains."
+                ),
             )
         except HardCapReached as err:
             message = (
@@ -370,8 +373,6 @@ class ServiceDeletion:
             await self._escalation.comment(f"pbxops stopped waiting: {message}. Needs a person.")
             raise self._failed(message, "HardCapReached") from err
 
-        self._enter(Step.VERIFYING, "Checking that nothing of the tenant remains.")
-        after = await calls.get_service(inp.tenant_id, activity_id="verify", must_succeed=True)
         self._verify(after)
         if self._escalation.ticket_id:
             await self._escalation.resolve(

@@ -105,8 +105,11 @@ class _ServiceTransition:
             f"gives up at {window.hard_cap_at:%Y-%m-%d %H:%M} UTC.",
         )
         try:
-            await self._job.wait(
-                window, self._escalate, what=f"{inp.tenant_id} is {self.kind.target_state.value}"
+            after = await self._job.wait_and_read(
+                window,
+                self._escalate,
+                what=f"{inp.tenant_id} is {self.kind.target_state.value}",
+                reading=lambda: self._enter(Step.VERIFYING, "Checking what the platform changed."),
             )
         except HardCapReached as err:
             message = (
@@ -116,8 +119,6 @@ class _ServiceTransition:
             await self._escalation.comment(f"pbxops stopped waiting: {message}. Needs a person.")
             raise self._failed(message, "HardCapReached") from err
 
-        self._enter(Step.VERIFYING, "Checking what the platform changed.")
-        after = await calls.get_service(inp.tenant_id, activity_id="verify", must_succeed=True)
         self._verify(before, after)
 
         took = workflow.now() - started

@@ -128,6 +128,21 @@ async def ended_with_the_service(env, handle: WorkflowHandle, p: FakeMobilePlatf
     await handle.signal(SERVICE_DELETED_SIGNAL, notice)
 
 
+async def events_confirmed(
+    env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform
+) -> None:
+    """Phone events confirmed with the platform (issue 16): a forged one with an impossible
+    sequence number is ignored, the genuine ones after it are adopted."""
+    await _provisioned(handle)
+    forged = p.forged_event(DEVICE, seq=999_999_999)
+    await handle.signal(DEVICE_EVENT_SIGNAL, forged)
+    await env.sleep(timedelta(days=1))
+    await _activate(handle, p)
+    await handle.signal(DEVICE_EVENT_SIGNAL, p.deactivate(DEVICE))
+    await _until(handle, lambda s: s.device_status == "offline")
+    await _delete(handle)
+
+
 async def nothing(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform):
     return None
 
@@ -139,4 +154,5 @@ SCENARIOS = [
     _scenario("mobile_line_continue_as_new", long_life, first_run=True, max_history_events=100),
     _scenario("mobile_line_pool_exhausted", nothing, licences_total=0),
     _scenario("mobile_line_ended_by_service_deletion", ended_with_the_service),
+    _scenario("mobile_line_events_confirmed", events_confirmed),
 ]

@@ -30,6 +30,28 @@ def _scenario(name, workflow, initial, finish_after, target, **overrides) -> Sce
     return Scenario(name, platform.activities, start, drive)
 
 
+def _callback_refuted() -> Scenario:
+    """A callback says `deactivated` while the platform still shows `deactivating` (issue 16):
+    ignored after the platform's read; the SLA ticket opens; the real end completes it."""
+    platform = FakePlatform(state=ServiceState.ACTIVE)
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = ServiceTransitionInput(tenant_id="acme")
+        return await client.start_workflow(
+            ServiceDeactivation.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def drive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        event = PlatformEvent(job_id="job-1", kind="x", tenant_id="acme", state=DEACTIVATED)
+        await env.sleep(timedelta(minutes=1))
+        await handle.signal(PLATFORM_EVENT_SIGNAL, event)  # forged: the job is still running
+        await env.sleep(timedelta(minutes=30))
+        platform.finish(DEACTIVATED)
+        await handle.signal(PLATFORM_EVENT_SIGNAL, event)
+
+    return Scenario("deactivation_callback_refuted", platform.activities, start, drive)
+
+
 DEACTIVATED, ACTIVE = ServiceState.DEACTIVATED, ServiceState.ACTIVE
 SCENARIOS = [
     _scenario(
@@ -53,4 +75,5 @@ SCENARIOS = [
         tenant_id="nobody",
     ),
     _scenario("reactivation", ServiceReactivation, DEACTIVATED, timedelta(minutes=1), ACTIVE),
+    _callback_refuted(),
 ]

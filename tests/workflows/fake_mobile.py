@@ -109,6 +109,20 @@ class FakeMobilePlatform:
             code_id=code_id,
         )
 
+    def forged_event(self, device_id: str, seq: int) -> DeviceEvent:
+        """What an attacker would send: "activated, online", which the platform never recorded
+        (its device and codes stay as they are)."""
+        device = self.devices[device_id]
+        code = self.current_code(device_id)
+        return DeviceEvent(
+            device_id=device.device_id,
+            seq=seq,
+            kind=PhoneEventKind.ACTIVATED,
+            status=DeviceStatus.ONLINE,
+            at=datetime.now(UTC),
+            code_id=code.code_id if code else None,
+        )
+
     def activate(self, lpa: str) -> DeviceEvent:
         matching_id = lpa.rsplit("$", 1)[-1]
         code = next((c for c in self.codes if c.matching_id == matching_id), None)
