@@ -17,8 +17,10 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.pbx import PlatformEvent, ServiceSnapshot, ServiceState
+    from contracts.procedures import ProcedureStatus
 
 from workflows import calls
+from workflows.progress import add_note, show_step
 from workflows.sla import SlaWindow, wait_with_sla
 
 # The patch: a callback the platform's read contradicts no longer fails the procedure.
@@ -41,8 +43,10 @@ class PlatformJob:
         self._reads = 0
 
     def on_event(self, event: PlatformEvent) -> None:
-        if event in self._events or len(self._events) >= MAX_EVENTS_KEPT:
-            return  # a repeat (delivery is at least once), or a flood
+        # A repeat of an event not yet refuted changes nothing (delivery is at least once); the
+        # same event after a refuted one may be the platform's real report, so it counts again.
+        if event in self._events[self._refuted :] or len(self._events) >= MAX_EVENTS_KEPT:
+            return
         self._events.append(event)
 
     def reported_done(self) -> bool:
@@ -89,11 +93,14 @@ class PlatformJob:
         on_breach: Callable[[], Awaitable[None]],
         what: str,
         *,
+        status: ProcedureStatus,
         reading: Callable[[], None],
     ) -> ServiceSnapshot:
         """Wait for the job, then read the service (activity ``verify``) for the procedure to
-        verify. ``reading`` runs just before each read (the procedure shows its step)."""
+        verify. ``reading`` runs just before each read (the procedure shows its step); after an
+        ignored callback the procedure's waiting step is shown again, with a note."""
         while True:
+            waiting = (status.step, status.step_detail)
             await self.wait(window, on_breach, what)
             reading()
             self._reads += 1
@@ -113,3 +120,9 @@ class PlatformJob:
             )
             self._refuted = len(self._events)
             self._wakes_refuted += 1
+            show_step(status, *waiting)
+            add_note(
+                status,
+                f"A callback reported `{self.target.value}`; the platform shows "
+                f"`{after.state.value}`: ignored, still waiting.",
+            )

@@ -361,6 +361,7 @@ class ServiceDeletion:
                 SlaWindow(deadline=deadline, hard_cap_at=confirmed_at + inp.hard_cap),
                 lambda: self._escalate(deadline),
                 what=f"{inp.tenant_id} is deleted",
+                status=self._status,
                 reading=lambda: self._enter(
                     Step.VERIFYING, "Checking that nothing of the tenant remains."
                 ),

@@ -109,6 +109,7 @@ class _ServiceTransition:
                 window,
                 self._escalate,
                 what=f"{inp.tenant_id} is {self.kind.target_state.value}",
+                status=self._status,
                 reading=lambda: self._enter(Step.VERIFYING, "Checking what the platform changed."),
             )
         except HardCapReached as err:

@@ -76,6 +76,7 @@ class FakeMobilePlatform:
     codes: list[FakeCode] = field(default_factory=list)
     mails: list[Mail] = field(default_factory=list)
     expire_calls: int = 0
+    device_reads: int = 0
     _answers: dict[str, object] = field(default_factory=dict)
 
     # --- what the tests look at ----------------------------------------------------------------
@@ -271,6 +272,7 @@ class FakeMobilePlatform:
 
         @activity.defn(name=MobileActivityNames.GET_DEVICE)
         async def get_device(ref: DeviceRef) -> DeviceSnapshot:
+            platform.device_reads += 1
             return platform.snapshot(platform.devices[ref.device_id])
 
         @activity.defn(name=MobileActivityNames.DELETE_DEVICE)
