@@ -33,9 +33,10 @@ from tests.workflows.fake_mobile import FakeMobilePlatform, days
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
 from workflows.mobile_line import MobileLine
-from workflows.platform_job import MAX_CALLBACK_WAKES
 from workflows.service_transition import ServiceDeactivation
 
+# workflows.platform_job.MAX_CALLBACK_WAKES: the callbacks the platform may contradict per job.
+MAX_CALLBACK_WAKES = 3
 DONE = PlatformEvent(job_id="job-1", kind="deactivation", tenant_id="acme", state="deactivated")
 
 
