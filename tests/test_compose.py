@@ -259,6 +259,23 @@ def test_one_token_on_both_sides(compose: Run, services: dict[str, Any]) -> None
     assert tokens(rendered(compose, env={"PBXOPS_TOKEN": "s3cret"})) == {"s3cret"}
 
 
+def test_the_admin_token_and_the_callback_secret_stay_where_they_belong(
+    compose: Run, services: dict[str, Any]
+) -> None:
+    """The simulator's admin token differs from the platform token and only the simulator
+    has it; only the worker has the callback secret (the CLI holds neither: issue 16)."""
+    simulator = services["simulator"]["environment"]
+    assert simulator["SIMULATOR_ADMIN_TOKEN"] != simulator["SIMULATOR_API_TOKEN"]
+    default = SimulatorSettings.model_fields["admin_token"].default.get_secret_value()
+    assert simulator["SIMULATOR_ADMIN_TOKEN"] == default
+    for name in ("worker", "cli"):
+        assert "SIMULATOR_ADMIN_TOKEN" not in services[name]["environment"]
+    assert "PBXOPS_CALLBACK_SECRET" in services["worker"]["environment"]
+    assert "PBXOPS_CALLBACK_SECRET" not in services["cli"]["environment"]
+    changed = rendered(compose, env={"SIMULATOR_ADMIN_TOKEN": "adm1n", "PBXOPS_TOKEN": "s3cret"})
+    assert changed["services"]["simulator"]["environment"]["SIMULATOR_ADMIN_TOKEN"] == "adm1n"
+
+
 def test_the_image_services_share_one_build(services: dict[str, Any]) -> None:
     images = {services[name]["image"] for name in IMAGE_SERVICES}
     assert len(images) == 1
