@@ -404,7 +404,9 @@ class MobileLine:
         self._confirms += 1
         self._busy = True
         try:
-            return await workflow.execute_activity(
+            # A local activity: a read, and its marker shares the workflow task (and the one
+            # billable action) with the patch's marker when the event is a run's first.
+            return await workflow.execute_local_activity(
                 MobileActivityNames.GET_DEVICE,
                 DeviceRef(device_id=self._input.device_id),
                 result_type=DeviceSnapshot,
