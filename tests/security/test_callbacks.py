@@ -307,7 +307,12 @@ def test_a_phone_event_with_an_impossible_sequence_number_is_ignored(stack: Stac
     assert answer.status_code == 202, answer.text
 
     def settled() -> bool:
-        read = any(a.startswith("confirm-event") for a in completed_activities(stack, workflow_id))
+        # The line's read of the device (a local activity: a marker in history).
+        read = any(
+            e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+            for e in history(stack, workflow_id)
+        )
         return read or _line(stack, device_id)["device_status"] != "pending_activation"
 
     wait_until(settled, 30, "the forged event handled")

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import TOKEN, Stack
+from runtime.callback_auth import CallbackSigner
+from tests.stack import ADMIN_TOKEN, CALLBACK_SECRET, TOKEN, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,9 @@ BODIES = {
 
 @pytest.mark.parametrize("kind", sorted(BODIES))
 def test_the_callback_receiver_refuses_a_missing_or_wrong_token(stack: Stack, kind: str):
-    url = f"http://127.0.0.1:{stack.callback_port}/callbacks/{kind}/nobody%2Fsec-token"
+    # Signed as the worker signs a job's URL, so only the token is wrong below.
+    signer = CallbackSigner(CALLBACK_SECRET.encode())
+    url = signer.url(f"http://127.0.0.1:{stack.callback_port}", kind, "nobody/sec-token", "job")
     body = BODIES[kind]
 
     missing = httpx.post(url, json=body)
@@ -68,3 +71,12 @@ def test_no_process_logs_the_platform_token(stack: Stack):
     assert all(path.stat().st_size > 0 for path in logs if path.name != "temporal.log")
     leaking = [str(path) for path in logs if TOKEN in path.read_text(errors="replace")]
     assert leaking == []
+
+
+def test_no_process_logs_the_admin_token_the_callback_secret_or_a_callback_credential(
+    stack: Stack,
+):
+    logs = {path: path.read_text(errors="replace") for path in Path(stack.workdir).rglob("*.log")}
+    assert any("callback delivered" in text for text in logs.values())  # there were callbacks
+    for secret in (ADMIN_TOKEN, CALLBACK_SECRET, "sig="):
+        assert [str(path) for path, text in logs.items() if secret in text] == [], secret
