@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.deletion import ConfirmCode, DeletionInput, DeletionStatus
 from contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeState,
@@ -33,6 +34,7 @@ from tests.workflows.fake_mobile import FakeMobilePlatform, days
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
 from workflows.mobile_line import MobileLine
+from workflows.service_deletion import ServiceDeletion
 from workflows.service_transition import ServiceDeactivation
 
 # workflows.platform_job.MAX_CALLBACK_WAKES: the callbacks the platform may contradict per job.
@@ -115,6 +117,40 @@ async def test_a_flood_of_callbacks_costs_a_bounded_number_of_reads(time_skippin
     result = await handle.result()
     assert result.state == ServiceState.DEACTIVATED and not result.escalated
     assert platform.tickets == []
+
+
+async def test_a_deletion_is_not_verified_on_a_callback_alone(time_skipping_env, platform):
+    """The same hole in the deletion: `deleted` while the platform is still `deleting`."""
+    env = time_skipping_env
+    handle = await env.client.start_workflow(
+        ServiceDeletion.run,
+        DeletionInput(tenant_id="acme", requested_by="ops@provider.example"),
+        id=f"pbx-deletion/{uuid.uuid4()}",
+        task_queue=platform.task_queue,  # type: ignore[attr-defined]
+    )
+    await deletion_at(env, handle, "awaiting-confirmation")
+    await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=platform.code_for()))
+    await deletion_at(env, handle, "waiting-for-delivery")
+    deleted = PlatformEvent(job_id="job-1", kind="deletion", tenant_id="acme", state="deleted")
+    reads = platform.polls
+
+    await handle.signal(PLATFORM_EVENT_SIGNAL, deleted)  # the platform still shows `deleting`
+    await settle(lambda: platform.polls == reads + 1)
+    shown = await handle.query("status", result_type=DeletionStatus)
+    assert shown.outcome == "running" and shown.step == "waiting-for-delivery"
+
+    platform.finish(ServiceState.DELETED)
+    await handle.signal(PLATFORM_EVENT_SIGNAL, deleted)
+    result = await handle.result()
+    assert result.state == ServiceState.DELETED and platform.tickets == []
+
+
+async def deletion_at(env: WorkflowEnvironment, handle: WorkflowHandle, step: str) -> None:
+    for _ in range(100):
+        if (await handle.query("status", result_type=DeletionStatus)).step == step:
+            return
+        await env.sleep(timedelta(seconds=1))
+    raise AssertionError(f"the deletion never reached {step}")
 
 
 async def line(env: WorkflowEnvironment, mobile: FakeMobilePlatform) -> WorkflowHandle:
