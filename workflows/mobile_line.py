@@ -159,8 +159,7 @@ class MobileLine:
         return self._result is not None or (
             not self._busy
             and not self._lock.locked()
-            and not self._confirming
-            and self._hint is None
+            and not self._confirming  # a phone event still being confirmed
             and workflow.all_handlers_finished()
         )
 
@@ -381,7 +380,8 @@ class MobileLine:
         """Read the device for each pending hint; adopt what the platform shows."""
         try:
             async with self._lock:
-                while self._hint is not None and self._result is None and not self._deleting:
+                # Under the lock: never while an Update (a deletion, a new code) is under way.
+                while self._hint is not None and self._result is None:
                     hint, self._hint = self._hint, None
                     if hint.seq <= self._state.event_seq:
                         continue  # the platform's view already covers it
