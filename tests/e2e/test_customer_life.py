@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.e2e.test_mobile_cli import qr_from_inbox_page
 from tests.processes import wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,11 @@ def one_line_error(result, expected: str) -> None:
 
 
 def mails(stack: Stack, address: str) -> list[dict[str, Any]]:
-    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    found = httpx.get(
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
+    )
     return found.json()["messages"]
 
 
@@ -186,7 +190,9 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     # --- 6. deleted with the code emailed to the Admin -------------------------------------------
     ok(stack.cli("delete", "--tenant", ACCOUNT, "--requested-by", "ops@provider.example"))
     [code_email] = [m for m in mails(stack, LEA) if "DELETION" in m["Subject"]]
-    text = httpx.get(f"{stack.platform_url}/api/v1/message/{code_email['ID']}").json()["Text"]
+    text = httpx.get(
+        f"{stack.platform_url}/api/v1/message/{code_email['ID']}", headers=ADMIN_HEADERS
+    ).json()["Text"]
     code = re.search(r"Confirmation code: (\d{8})", text).group(1)
     confirmed = stack.cli("delete", "confirm", "--tenant", ACCOUNT, "--code", code, "--wait",
                           "--by", "lead@provider.example", timeout=180)  # fmt: skip
