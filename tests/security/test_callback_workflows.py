@@ -129,7 +129,9 @@ async def test_a_deletion_is_not_verified_on_a_callback_alone(time_skipping_env,
         task_queue=platform.task_queue,  # type: ignore[attr-defined]
     )
     await deletion_at(env, handle, "awaiting-confirmation")
-    await handle.execute_update(ServiceDeletion.confirm, ConfirmCode(code=platform.code_for()))
+    await handle.execute_update(
+        ServiceDeletion.confirm, ConfirmCode(code=platform.code_for(), by="ops@provider.example")
+    )
     await deletion_at(env, handle, "waiting-for-delivery")
     deleted = PlatformEvent(job_id="job-1", kind="deletion", tenant_id="acme", state="deleted")
     reads = platform.polls
