@@ -26,7 +26,7 @@ from contracts.mail import EmailMessage
 from contracts.pbx import TenantRef
 from starter.errors import OperatorError
 from starter.provisioning import parse_admin
-from tests.activities.test_activities import VAULT, activity_env
+from tests.activities.test_activities import SIGNER, VAULT, activity_env
 from tests.processes import free_port, wait_until
 from tests.stack import Stack, tenant_body
 
@@ -107,7 +107,7 @@ async def test_a_tenant_name_with_a_line_break_is_refused_non_retryable(simulato
     async with httpx.AsyncClient(
         base_url=simulator.platform_url, headers=simulator.api().headers
     ) as client:
-        pbx = PbxActivities(client, "http://127.0.0.1:1")
+        pbx = PbxActivities(client, "http://127.0.0.1:1", SIGNER)
         with pytest.raises(ApplicationError) as err:
             await activity_env("admins").run(pbx.get_admins, TenantRef(tenant_id=tenant))
     assert err.value.non_retryable and err.value.type == UNSAFE_PLATFORM_DATA
@@ -240,7 +240,12 @@ async def test_a_mobile_users_unsafe_address_goes_to_the_operator_not_to_smtp(
     handler, port = server
     async with httpx.AsyncClient() as http:
         mobile = MobileActivities(
-            http, SmtpSender("127.0.0.1", port, timeout=5), "pbxops <noreply@x.it>", VAULT, "x"
+            http,
+            SmtpSender("127.0.0.1", port, timeout=5),
+            "pbxops <noreply@x.it>",
+            VAULT,
+            "x",
+            SIGNER,
         )
         sent, note = await mobile._send("key-1", address, "Activate your line", "text")
     assert (sent, handler.envelopes) == (False, [])
