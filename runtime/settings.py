@@ -190,6 +190,11 @@ SECRET_RULES: tuple[SecretRule, ...] = (
     SecretRule("platform_token", _PLACEHOLDERS | {"pbxops-dev-token", "e2e-token"}, 24),
     SecretRule("payload_key", frozenset(), min_length=44),  # base64 of 32 bytes
     SecretRule("codec_server_token", _PLACEHOLDERS, min_length=24),
+    SecretRule(
+        "callback_secret",
+        _PLACEHOLDERS | {"pbxops-dev-callback-secret-change-me", "e2e-callback-secret"},
+        min_length=32,
+    ),
 )
 
 

@@ -23,6 +23,7 @@ PROCESSES = {
 }
 LONG_TOKEN = "t" * 40
 LONG_SECRET = "s" * 64
+LONG_CALLBACK_SECRET = "a-callback-secret-of-a-real-deployment-0123"
 PAYLOAD_KEY = "q0J8kKp1mR2z3N5vW7yX9aB1cD3eF5gH7iJ9kL1mN3o="  # base64 of 32 bytes
 
 
@@ -60,6 +61,12 @@ def test_outside_dev_mode_the_dev_platform_token_stops_every_process(tmp_path, p
         ("PBXOPS_CODE_SECRET", "pbxops-dev-code-secret-change-me", "is a published default"),
         ("PBXOPS_CODE_SECRET", "sixteen-chars-ok-but-short", "is shorter than 32 characters"),
         ("PBXOPS_CODEC_SERVER_TOKEN", "changeme", "is a published default"),
+        (
+            "PBXOPS_CALLBACK_SECRET",
+            "pbxops-dev-callback-secret-change-me",
+            "is a published default",
+        ),
+        ("PBXOPS_CALLBACK_SECRET", "e2e-callback-secret", "is a published default"),
         ("PBXOPS_PAYLOAD_KEY", "c2hvcnQ=", "is shorter than 44 characters"),
     ],
 )
@@ -92,6 +99,7 @@ def test_production_settings_pass_the_posture(tmp_path):
         tmp_path,
         PBXOPS_PLATFORM_TOKEN=LONG_TOKEN,
         PBXOPS_CODE_SECRET=LONG_SECRET,
+        PBXOPS_CALLBACK_SECRET=LONG_CALLBACK_SECRET,
         PBXOPS_PAYLOAD_KEY=PAYLOAD_KEY,
         PBXOPS_TEMPORAL_ADDRESS="127.0.0.1:1",
     )
@@ -100,7 +108,12 @@ def test_production_settings_pass_the_posture(tmp_path):
 
 
 def test_the_worker_refuses_to_start_without_a_code_secret(tmp_path):
-    done = run(PROCESSES["worker"], tmp_path, PBXOPS_PLATFORM_TOKEN=LONG_TOKEN)
+    done = run(
+        PROCESSES["worker"],
+        tmp_path,
+        PBXOPS_PLATFORM_TOKEN=LONG_TOKEN,
+        PBXOPS_CALLBACK_SECRET=LONG_CALLBACK_SECRET,
+    )
 
     assert one_error_line(done).startswith("error: bad setting PBXOPS_CODE_SECRET: not set")
     assert list(tmp_path.iterdir()) == []
