@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import ConfirmCode, DeletionInput, DeletionStatus
+from contracts.deletion import DeletionInput, DeletionStatus
 from contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeState,
@@ -30,6 +30,7 @@ from contracts.mobile import (
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
 from contracts.procedures import ProcedureStatus
 from contracts.service_transition import ServiceTransitionInput
+from starter.deletion import confirmation
 from tests.workflows.fake_mobile import FakeMobilePlatform, days
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
@@ -130,7 +131,8 @@ async def test_a_deletion_is_not_verified_on_a_callback_alone(time_skipping_env,
     )
     await deletion_at(env, handle, "awaiting-confirmation")
     await handle.execute_update(
-        ServiceDeletion.confirm, ConfirmCode(code=platform.code_for(), by="ops@provider.example")
+        ServiceDeletion.confirm,
+        await confirmation(handle, platform.code_for(), by="ops@provider.example"),
     )
     await deletion_at(env, handle, "waiting-for-delivery")
     deleted = PlatformEvent(job_id="job-1", kind="deletion", tenant_id="acme", state="deleted")
