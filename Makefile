@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install up restart-worker test test-fast test-e2e lint format typecheck clean
+.PHONY: help install up restart-worker test test-fast test-e2e lint format typecheck clean messages
 
 help:
 	@echo "make up         install, then run Temporal + UI, simulator and worker (Ctrl-C stops)"
@@ -58,6 +58,14 @@ typecheck: install
 
 clean:
 	rm -rf .data
+
+# The customer emails' catalogues (docs/emails.md): extract every {% trans %} of the templates and
+# merge new or changed messages into each language's .po (then translate the empty msgstr lines).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
+		-o activities/locale/messages.pot .
+	$(BIN)/pybabel update -i activities/locale/messages.pot -d activities/locale \
+		--no-fuzzy-matching --ignore-obsolete --width 100 --ignore-pot-creation-date
 
 # --- benchmarks: never part of `make test` (docs/benchmarks.md; results in bench/results/) ------
 # `make bench` runs all five in turn, each on its own fresh stack; BENCH_ARGS=--quick for a smoke run.

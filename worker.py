@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from activities.calendar import business_deadline
 from activities.codes import CodeActivities, CodeVault
 from activities.helpdesk import HelpdeskActivities
+from activities.locales import Locales
 from activities.mail import MailActivities, SmtpSender
 from activities.mobile import MobileActivities
 from activities.number_removal import NumberRemovalActivities
@@ -148,9 +149,10 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
     )
     vault = CodeVault(code_secret(settings))
     codes = CodeActivities(vault)
-    mail = MailActivities(sender, settings.mail_from, vault)
+    locales = Locales(http, settings.email_languages, settings.staff_email_domains)
+    mail = MailActivities(sender, settings.mail_from, vault, locales)
     mobile = MobileActivities(
-        http, sender, settings.mail_from, vault, settings.callback_base_url, signer
+        http, sender, settings.mail_from, vault, settings.callback_base_url, signer, locales=locales
     )
     numbers = NumberRemovalActivities(
         http, OperatorSystems(settings, timeout=settings.http_timeout_seconds)
@@ -169,6 +171,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient) -> list:
         helpdesk.comment,
         helpdesk.resolve,
         mail.send,
+        mail.send_template,
         mail.send_deletion_code,
         business_deadline,
         mobile.provision,

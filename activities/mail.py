@@ -16,6 +16,7 @@ non-retryable, with the server's or the header's reason (``MailRejected``, ``Mai
 """
 
 import socket
+from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
 from typing import Any
@@ -27,7 +28,9 @@ from temporalio.exceptions import ApplicationError
 from activities import emails
 from activities.codes import CodeVault, run_context
 from activities.idempotency import idempotency_key, message_id
+from activities.locales import STAFF, Locales, Place
 from contracts.deletion import CodeEmail, DeletionActivities
+from contracts.emails import Audience, EmailActivities, TemplatedEmail
 from contracts.mail import EmailMessage, EmailSent, ascii_address
 from contracts.pbx import ActivityNames
 from contracts.text import UnsafeText, check_single_line
@@ -131,11 +134,37 @@ def checked_header(value: str, what: str) -> str:
         raise header_unsafe("", err) from None
 
 
+def plan(
+    request: TemplatedEmail, place: Place, locales: Locales, key: str
+) -> list[tuple[list[str], Place, str]]:
+    """Who gets which language, under which idempotency key: the customer's recipients one
+    message in ``place`` (key ``key``), the provider's staff one in English (``key/staff``)."""
+    customers = [str(a) for a in request.to if not locales.is_staff(str(a))]
+    staff = [str(a) for a in request.to if locales.is_staff(str(a))]
+    staff += [str(a) for a in request.staff_to if str(a) not in customers + staff]
+    if place.language == STAFF.language:
+        customers, staff = customers + staff, []
+    groups: list[tuple[list[str], Place, str]] = []
+    if customers:
+        groups.append((customers, place, key))
+    if staff:
+        # The staff copy keeps the tenant's time zone: times are the tenant's times.
+        groups.append((staff, Place(STAFF.language, place.timezone), f"{key}/staff"))
+    return groups
+
+
 class MailActivities:
-    def __init__(self, sender: SmtpSender, mail_from: str, vault: CodeVault) -> None:
+    def __init__(
+        self,
+        sender: SmtpSender,
+        mail_from: str,
+        vault: CodeVault,
+        locales: Locales | None = None,
+    ) -> None:
         self._sender = sender
         self._from = mail_from
         self._vault = vault
+        self._locales = locales or Locales(None)
 
     def _build(self, email: EmailMessage, msg_id: str) -> MimeMessage:
         mime = MimeMessage()
@@ -163,6 +192,34 @@ class MailActivities:
         activity.logger.info("sent mail %s to %d recipient(s)", msg_id, len(email.to))
         return EmailSent(message_id=msg_id, recipients=len(email.to))
 
+    @activity.defn(name=EmailActivities.SEND_TEMPLATE)
+    async def send_template(self, request: TemplatedEmail) -> EmailSent:
+        """A customer email rendered here from its template, in the customer's language.
+
+        The customer's recipients get one message (Message-ID from this step's idempotency key,
+        as ``mail.send`` gives); the provider's staff among the recipients, and ``staff_to``, get
+        the English one (Message-ID ``<key>/staff``). A retry renders and sends the same ones.
+        """
+        return await self.deliver_template(request, idempotency_key())
+
+    async def deliver_template(self, request: TemplatedEmail, key: str) -> EmailSent:
+        """``send_template`` for activities that send an email as one part of their step."""
+        place = await self._locales.resolve(request.audience)
+        groups = plan(request, place, self._locales, key)
+        for to, where, group_key in groups:
+            rendered = emails.render(
+                request.template, request.values, language=where.language, timezone=where.timezone
+            )
+            email = EmailMessage(
+                to=to, subject=rendered.subject, text=rendered.text, html=rendered.html
+            )
+            await self._deliver(email, message_id(group_key, domain="pbxops"))
+        recipients = sum(len(to) for to, _, _ in groups)
+        activity.logger.info(
+            "sent %s (%s) to %d recipient(s)", request.template.value, place.language, recipients
+        )
+        return EmailSent(message_id=message_id(key, domain="pbxops"), recipients=recipients)
+
     @activity.defn(name=DeletionActivities.SEND_CODE)
     async def send_deletion_code(self, request: CodeEmail) -> EmailSent:
         """One message per Admin (addresses stay private), each with its own stable Message-ID.
@@ -171,8 +228,18 @@ class MailActivities:
         same Message-IDs, so every Admin sees one email with the one valid code.
         """
         code = self._vault.open(request.sealed, run_context())
+        place = await self._locales.resolve(Audience(tenant_id=request.tenant_id))
+        # "Valid 1 hour from the email": from when the step was first scheduled, the same on every
+        # retry, and never later than the workflow's own expiry (counted once the email is sent).
+        expires_at = activity.info().scheduled_time + timedelta(minutes=request.valid_minutes)
         rendered = emails.deletion_code(
-            request.tenant_name, request.tenant_id, code, request.valid_minutes
+            request.tenant_name,
+            request.tenant_id,
+            code,
+            request.valid_minutes,
+            expires_at=expires_at,
+            language=place.language,
+            timezone=place.timezone,
         )
         key = idempotency_key()
         for address in request.to:

@@ -17,7 +17,6 @@ import io
 from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -26,10 +25,13 @@ import httpx
 import segno
 from temporalio import activity
 
+from activities import emails
 from activities.codes import CodeVault
 from activities.http import request
 from activities.idempotency import idempotency_key, message_id, workflow_of_activity
+from activities.locales import Locales
 from activities.mail import SmtpSender, mail_failure
+from contracts.emails import Audience, EmailTemplate
 from contracts.mail import check_address
 from contracts.mobile import (
     CodeIssued,
@@ -44,10 +46,16 @@ from contracts.mobile import (
     IssueCode,
     MobileActivityNames,
     ProvisionLine,
-    activation_instructions,
+    lpa_string,
 )
 from contracts.text import check_single_line
 from runtime.callback_auth import CallbackSigner, job_ref
+
+# Which email a new code goes out with.
+_CODE_EMAILS = {
+    CodeReason.PROVISION: EmailTemplate.ESIM_ACTIVATION,
+    CodeReason.LOST_STOLEN: EmailTemplate.ESIM_LOST_STOLEN,
+}
 
 
 def qr_png(lpa: str, scale: int = 6) -> bytes:
@@ -85,9 +93,12 @@ class MobileActivities:
         vault: CodeVault,
         callback_base_url: str,
         signer: CallbackSigner,
+        *,
+        locales: Locales | None = None,
     ) -> None:
         self._client = client
         self._signer = signer
+        self._locales = locales or Locales(client)
         self._sender = sender
         self._from = mail_from
         self._vault = vault
@@ -151,19 +162,12 @@ class MobileActivities:
         elif not user or not user.get("email"):
             note = "the user has no email address: tell them to remove the line by hand"
         else:
-            text = (
-                f"Hello {user['name']},\n\n"
-                f"your business mobile line {device.number} was deleted: business calls can no "
-                "longer be made or answered from your phone's dialler.\n\n"
-                "Please remove the deactivated line from your phone by hand:\n"
-                "  iPhone:  Settings > Mobile Service > select the line > Delete eSIM\n"
-                "  Android: Settings > Network & internet > SIMs > select the line > Erase SIM\n"
-            )
             notified, note = await self._send(
                 key,
                 user["email"],
-                f"Your business mobile line {device.number} was deleted",
-                text,
+                EmailTemplate.ESIM_LINE_DELETED,
+                {"greeting_name": user["name"], "number": device.number},
+                tenant_id=device.tenant_id,
             )
         activity.logger.info(
             "deleted mobile device %s (user notified: %s)", ref.device_id, notified
@@ -199,14 +203,16 @@ class MobileActivities:
             sent, note = await self._send(
                 key,
                 issued["user"]["email"],
-                f"Activate your business mobile line {device.number}",
-                activation_instructions(
-                    smdp_address=issued["smdp_address"],
-                    matching_id=issued["matching_id"],
-                    number=device.number,
-                    expires_at=_parse_time(issued["expires_at"]),
-                ),
-                greeting=issued["user"]["name"],
+                _CODE_EMAILS.get(req.reason, EmailTemplate.ESIM_NEW_CODE),
+                {
+                    "greeting_name": issued["user"]["name"],
+                    "number": device.number,
+                    "smdp_address": issued["smdp_address"],
+                    "matching_id": issued["matching_id"],
+                    "lpa": lpa_string(issued["smdp_address"], issued["matching_id"]),
+                    "expires_at": _parse_time(issued["expires_at"]),
+                },
+                tenant_id=device.tenant_id,
                 qr=qr_png(secret),
             )
             delivery = Delivery.EMAIL if sent else Delivery.OPERATOR
@@ -227,17 +233,22 @@ class MobileActivities:
         self,
         key: str,
         to: str,
-        subject: str,
-        text: str,
+        template: EmailTemplate,
+        values: dict[str, Any],
         *,
-        greeting: str | None = None,
+        tenant_id: str,
         qr: bytes | None = None,
     ) -> tuple[bool, str]:
-        """Send one message; (sent, note). A refused address is a note, not a failure: the
-        operator then hands the code over. A server that is down is retried (same Message-ID)."""
+        """Send one message in the tenant's language; (sent, note). A refused address is a note,
+        not a failure: the operator then hands the code over. A server that is down is retried
+        (same Message-ID)."""
+        place = await self._locales.resolve(Audience(tenant_id=tenant_id))
+        if qr is not None:
+            values = {**values, "qr_png_base64": base64.b64encode(qr).decode()}
+        rendered = emails.render(template, values, language=place.language, timezone=place.timezone)
         try:
             to = check_address(to, "the user's email address")
-            subject = check_single_line(subject, "the subject")
+            subject = check_single_line(rendered.subject, "the subject")
         except ValueError as err:  # the platform's record: the operator hands the code over
             return False, f"not emailed: {err}"
         mime = MimeMessage()
@@ -246,19 +257,9 @@ class MobileActivities:
         mime["Subject"] = subject
         mime["Date"] = formatdate(localtime=False, usegmt=True)
         mime["Message-ID"] = message_id(key, domain="pbxops")
-        body = f"Hello {greeting},\n\n{text}" if greeting else text
-        mime.set_content(body)
+        mime.set_content(rendered.text)
+        mime.add_alternative(rendered.html, subtype="html")
         if qr is not None:
-            data = base64.b64encode(qr).decode()
-            html = (
-                "<!doctype html><html><body style='font-family: sans-serif'>"
-                f"<p>Hello {escape(greeting or '')},</p>"
-                "<p>Scan this QR code with your phone to add your business line:</p>"
-                f"<p><img alt='eSIM activation QR code' width='240' height='240' "
-                f"src='data:image/png;base64,{data}'></p>"
-                f"<pre style='font-size: 1.1em'>{escape(text)}</pre></body></html>"
-            )
-            mime.add_alternative(html, subtype="html")
             # Also attached, for mail clients that block inline data: images.
             mime.add_attachment(
                 qr, maintype="image", subtype="png", filename="esim-activation-qr.png"

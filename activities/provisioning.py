@@ -21,6 +21,7 @@ from activities.http import request
 from activities.idempotency import idempotency_key
 from activities.mail import MailActivities
 from activities.platform_text import address, header_text
+from contracts.emails import Audience, EmailTemplate, TemplatedEmail
 from contracts.mail import EmailMessage, EmailSent
 from contracts.procedures import Procedure
 from contracts.provisioning import (
@@ -103,23 +104,12 @@ def e164(phone: str | None, country: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def invitation_email(inp: InviteAdmin, url: str) -> EmailMessage:
-    name = inp.customer_name
-    return EmailMessage(
+def invitation_email(inp: InviteAdmin, url: str) -> TemplatedEmail:
+    return TemplatedEmail(
+        template=EmailTemplate.INVITATION,
         to=[inp.admin.email],
-        subject=f"You are invited to administer {name}",
-        text="\n".join(
-            [
-                f"Hello {inp.admin.name},",
-                "",
-                f"An account has been created for {name} and you are one of its Admin users:",
-                "you can manage the other users of the account.",
-                "",
-                f"Accept the invitation: {url}",
-                "",
-                "If you also use the company PBX, your user there is linked to this address.",
-            ]
-        ),
+        audience=Audience(account_id=inp.account_id),
+        values={"greeting_name": inp.admin.name, "customer_name": inp.customer_name, "url": url},
     )
 
 
@@ -207,7 +197,9 @@ class ProvisioningActivities:
             "/admins",
             json={"name": inp.admin.name, "email": inp.admin.email},
         )
-        sent = await self._mail.send(invitation_email(inp, invitation["invitation_url"]))
+        sent = await self._mail.deliver_template(
+            invitation_email(inp, invitation["invitation_url"]), idempotency_key()
+        )
         return InvitationSent(
             user_id=invitation["user_id"], email=invitation["email"], message_id=sent.message_id
         )
@@ -215,20 +207,15 @@ class ProvisioningActivities:
     @activity.defn(name=Names.WITHDRAW_INVITATION)
     async def withdraw_invitation(self, inp: WithdrawInvitation) -> EmailSent:
         """Tell an invited Admin that the account they were invited to was not created."""
-        return await self._mail.send(
-            EmailMessage(
+        return await self._mail.deliver_template(
+            TemplatedEmail(
+                template=EmailTemplate.INVITATION_WITHDRAWN,
                 to=[inp.email],
-                subject=f"Invitation withdrawn: {inp.customer_name}",
-                text="\n".join(
-                    [
-                        f"The account of {inp.customer_name} you were invited to administer "
-                        "could not be created, and its invitation link no longer works.",
-                        f"Reason: {inp.reason}",
-                        "",
-                        "You will get a new invitation when the account is created again.",
-                    ]
-                ),
-            )
+                # Runs before the account is gone: its record gives the language (then English).
+                audience=Audience(country=inp.country, account_id=inp.account_id),
+                values={"customer_name": inp.customer_name, "reason": inp.reason},
+            ),
+            idempotency_key(),
         )
 
     # --- step 3 --------------------------------------------------------------------------------

@@ -390,6 +390,9 @@ class WithdrawInvitation(BaseModel):
     customer_name: str
     email: str
     reason: str
+    # For the email's language; absent in runs started before emails came from templates.
+    account_id: str | None = None
+    country: str | None = None
 
 
 class ConfigurePbx(BaseModel):

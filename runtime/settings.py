@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "pbxops <noreply@pbxops.example>"
+    # Customer emails (docs/emails.md): a tenant's or customer account's language when it is not
+    # its country's, as JSON, e.g. {"acme": "en"}; and the mail domains of the provider's own
+    # staff, who get English whatever the tenant's language.
+    email_languages: dict[str, str] = {}
+    staff_email_domains: list[str] = ["provider.example"]
 
     # The worker's receiver for platform callbacks: the address it binds, and the base URL the
     # platform must call (differs from the bind address behind NAT or in containers).

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         TenantAdmins,
         TenantLines,
     )
+    from contracts.emails import EmailActivities, TemplatedEmail
     from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
     from contracts.mail import EmailMessage, EmailSent
     from contracts.pbx import (
@@ -136,6 +137,18 @@ async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
         EmailSent,
         activity_id=step,
         summary=f"email {plural(len(email.to), 'recipient')}",
+    )
+
+
+async def send_template(email: TemplatedEmail, *, step: str) -> EmailSent:
+    """A customer email the activity renders from its template, in the customer's language."""
+    return await _on_platform(
+        EmailActivities.SEND_TEMPLATE,
+        email,
+        EmailSent,
+        activity_id=step,
+        summary=f"email {email.template.value} to {len(email.to) + len(email.staff_to)} "
+        "recipient(s)",
     )
 
 

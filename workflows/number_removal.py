@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as sa
+    from contracts.emails import EMAIL_TEMPLATES_PATCH, Audience, EmailTemplate, TemplatedEmail
     from contracts.helpdesk import OpenTicket
     from contracts.mail import EmailMessage
     from contracts.number_removal import (
@@ -117,6 +118,10 @@ class NumberPackageRemoval:
         self._links: dict[str, BillingLink] = {}
         self._tenant_name = inp.tenant_id
         self._manual_ticket: str | None = None
+        # Since EMAIL_TEMPLATES_PATCH an e-commerce number deleted but not verified in time counts
+        # in the licences to decrease (marked pending verification): before, it was left out,
+        # and a request with none verified told the customer nothing about billing at all.
+        self._bill_unverified = False
         self._escalation = Escalation(inp.tenant_id)
         self._status = NumberRemovalStatus(
             procedure=Procedure.NUMBER_REMOVAL,
@@ -469,11 +474,78 @@ class NumberPackageRemoval:
     async def _inform(self) -> str:
         inp = self._input
         self._enter(Step.INFORMING, "Emailing the requester what was done.")
+        if workflow.patched(EMAIL_TEMPLATES_PATCH):
+            self._bill_unverified = True
+            sent = await calls.send_template(self._done_email(), step="notify")
+            return sent.message_id
         sent = await calls.send_email(
             EmailMessage(to=[inp.requested_by], subject=self._subject(), text=self._email_text()),
             step="notify",
         )
         return sent.message_id
+
+    def _done_email(self) -> TemplatedEmail:
+        """What the requester reads, in the tenant's language (rendered by the activity)."""
+        states = list(self._numbers.values())
+
+        def row(s: NumberState) -> dict[str, str | None]:
+            return {"number": s.number, "label": s.label}
+
+        not_removed = [
+            {
+                **row(s),
+                "reason": s.outcome.value,
+                "detail": s.detail,
+                "ticket": self._manual_ticket,
+                "deleted_at": s.deleted_at.isoformat() if s.deleted_at else None,
+            }
+            for s in states
+            if s.outcome not in _DELETED
+        ]
+        removed = [
+            {**row(s), "deleted_at": s.deleted_at.isoformat() if s.deleted_at else None}
+            for s in states
+            if s.outcome is NumberOutcome.REMOVED
+        ]
+        links = self._counted_links()
+        return TemplatedEmail(
+            template=EmailTemplate.NUMBER_REMOVAL_DONE,
+            to=[self._input.requested_by],
+            audience=Audience(tenant_id=self._input.tenant_id),
+            values={
+                "tenant_name": self._tenant_name,
+                "total": len(states),
+                "complete": len(removed) == len(states),
+                "removed": removed,
+                "pending": [row(s) for s in states if s.outcome is NumberOutcome.NOT_VERIFIED],
+                "verification_ticket": self._escalation.ticket_id,
+                "not_removed": not_removed,
+                "links": [
+                    {
+                        "url": link.update_subscription_url,
+                        "licences": link.licences_to_decrease,
+                        "pending": self._billed(link.account_number, NumberOutcome.NOT_VERIFIED),
+                    }
+                    for link in links
+                ],
+                "direct_only": not links
+                and any(
+                    s.billing is BillingPath.DIRECT
+                    for s in states
+                    if s.outcome is NumberOutcome.REMOVED
+                ),
+            },
+        )
+
+    def _billed(self, account: str, *outcomes: NumberOutcome) -> int:
+        """E-commerce numbers of ``account`` that ended in one of ``outcomes``."""
+        return sum(
+            1
+            for s in self._numbers.values()
+            if s.outcome in outcomes
+            and s.billing is BillingPath.ECOMMERCE
+            and s.billing_account == account
+        )
 
     def _subject(self) -> str:
         complete = all(s.outcome is NumberOutcome.REMOVED for s in self._numbers.values())
@@ -481,6 +553,7 @@ class NumberPackageRemoval:
         return f"Phone number removal {how}: {self._tenant_name}"
 
     def _email_text(self) -> str:
+        """Replay only: the email of removals started before ``EMAIL_TEMPLATES_PATCH``."""
         states = list(self._numbers.values())
         removed = [s for s in states if s.outcome is NumberOutcome.REMOVED]
         unverified = [s for s in states if s.outcome is NumberOutcome.NOT_VERIFIED]
@@ -523,14 +596,9 @@ class NumberPackageRemoval:
 
     def _counted_links(self) -> list[BillingLink]:
         counted = []
+        billed = _DELETED if self._bill_unverified else (NumberOutcome.REMOVED,)
         for account, link in sorted(self._links.items()):
-            count = sum(
-                1
-                for s in self._numbers.values()
-                if s.outcome is NumberOutcome.REMOVED
-                and s.billing is BillingPath.ECOMMERCE
-                and s.billing_account == account
-            )
+            count = self._billed(account, *billed)
             if count:
                 counted.append(link.model_copy(update={"licences_to_decrease": count}))
         return counted

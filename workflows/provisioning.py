@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from contracts import search_attributes as sa
+    from contracts.emails import EMAIL_TEMPLATES_PATCH, Audience, EmailTemplate, TemplatedEmail
     from contracts.helpdesk import OpenTicket
     from contracts.mail import EmailMessage, EmailSent
     from contracts.procedures import Outcome, Procedure, ProcedureStatus
@@ -510,6 +511,12 @@ class CustomerProvisioning(Tracked):
             trial_workflow_id=trial_id,
         )
 
+    def _withdrawal_locale(self) -> dict[str, str | None]:
+        """The invited Admin's language (the customer's country), for runs after the patch."""
+        if not workflow.patched(EMAIL_TEMPLATES_PATCH):
+            return {}
+        return {"account_id": self._st.tenant_id, "country": self._input.customer.country}
+
     def _withdraw(
         self, n: int, email: str, customer_name: str
     ) -> tuple[str, Callable[[], Awaitable[EmailSent]]]:
@@ -520,6 +527,7 @@ class CustomerProvisioning(Tracked):
                     customer_name=customer_name,
                     email=email,
                     reason=self._st.error or "the provisioning failed",
+                    **self._withdrawal_locale(),
                 ),
                 EmailSent,
                 activity_id=f"undo-invite-admin-{n}",
@@ -765,7 +773,10 @@ class CustomerTrial(Tracked):
             summary=f"read reseller {expired.reseller}",
             limit=calls.MUST_SUCCEED,
         )
-        await calls.send_email(trial_email(expired, reseller), step="notify-reseller")
+        if workflow.patched(EMAIL_TEMPLATES_PATCH):
+            await calls.send_template(trial_template(expired, reseller), step="notify-reseller")
+        else:
+            await calls.send_email(trial_email(expired, reseller), step="notify-reseller")
         self._done(Step.DONE, f"trial expired; reseller {reseller.id} emailed")
         return CustomerTrialResult(
             account_id=inp.account_id,
@@ -774,7 +785,25 @@ class CustomerTrial(Tracked):
         )
 
 
+def trial_template(account: AccountSnapshot, reseller: ResellerSnapshot) -> TemplatedEmail:
+    """To the reseller, in the customer's language (resellers sell in their own country)."""
+    return TemplatedEmail(
+        template=EmailTemplate.TRIAL_EXPIRED,
+        to=[reseller.notification_email],
+        audience=Audience(account_id=account.id, country=account.country, locale=account.locale),
+        values={
+            "greeting_name": reseller.name,
+            "customer_name": account.name,
+            "account_id": account.id,
+            "product_type": account.product_type,
+            "trial_days": account.trial_days,
+            "ends_at": account.trial_ends_at.isoformat() if account.trial_ends_at else None,
+        },
+    )
+
+
 def trial_email(account: AccountSnapshot, reseller: ResellerSnapshot) -> EmailMessage:
+    """Replay only: the email of trials that ended before ``EMAIL_TEMPLATES_PATCH``."""
     ends: datetime | None = account.trial_ends_at
     return EmailMessage(
         to=[reseller.notification_email],

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TenantAdmins,
         WithdrawRequest,
     )
+    from contracts.emails import EMAIL_TEMPLATES_PATCH, Audience, EmailTemplate, TemplatedEmail
     from contracts.lifecycle import Action, refusal
     from contracts.mail import EmailMessage
     from contracts.pbx import (
@@ -106,6 +107,9 @@ class ServiceDeletion:
         self._digest: str | None = None
         self._box_key: str | None = None
         self._before_code: asyncio.Task[None] | None = None
+        # The tenant's country and time zone (from the Admins' lookup): the result email's.
+        self._country: str | None = None
+        self._timezone: str | None = None
         self._job = PlatformJob(inp.tenant_id, ServiceState.DELETED)
         self._escalation = Escalation(inp.tenant_id)
         self._status = DeletionStatus(
@@ -275,6 +279,7 @@ class ServiceDeletion:
             if self._status.phase == Phase.WITHDRAWN:
                 raise
             raise self._failed(cause_message(err), "PlatformRejected") from err
+        self._country, self._timezone = tenant.country, tenant.timezone
         # The lifecycle table decides (contracts/lifecycle.py): only an active or deactivated
         # service can be deleted; a deleting or deleted one "is already" so.
         if (refused := refusal(inp.tenant_id, tenant.state, Action.DELETE)) is not None:
@@ -380,10 +385,15 @@ class ServiceDeletion:
                 "The deletion completed after the 2-business-day deadline. Resolved "
                 "automatically by pbxops."
             )
-        await calls.send_email(
-            self._completion_email(tenant_name, [str(inp.requested_by), *admins]),
-            step="notify-deleted",
-        )
+        if workflow.patched(EMAIL_TEMPLATES_PATCH):
+            await calls.send_template(
+                self._deleted_email(tenant_name, admins), step="notify-deleted"
+            )
+        else:
+            await calls.send_email(
+                self._completion_email(tenant_name, [str(inp.requested_by), *admins]),
+                step="notify-deleted",
+            )
         self._status.outcome = Outcome.COMPLETED
         self._status.finished_at = workflow.now()
         self._enter(Step.DONE, "The service is deleted: data erased, usage zero, billing stopped.")
@@ -484,7 +494,24 @@ class ServiceDeletion:
                 "VerificationFailed",
             )
 
+    def _deleted_email(self, tenant_name: str, admins: list[str]) -> TemplatedEmail:
+        """The Admins read it in the tenant's language; the operator who asked, in English."""
+        return TemplatedEmail(
+            template=EmailTemplate.DELETION_DONE,
+            to=list(dict.fromkeys(admins)),
+            staff_to=[self._input.requested_by],
+            audience=Audience(
+                tenant_id=self._input.tenant_id, country=self._country, timezone=self._timezone
+            ),
+            values={
+                "tenant_name": tenant_name,
+                "tenant_id": self._input.tenant_id,
+                "ticket_id": self._escalation.ticket_id,
+            },
+        )
+
     def _completion_email(self, tenant_name: str, recipients: list[str]) -> EmailMessage:
+        """Replay only: the email of deletions started before ``EMAIL_TEMPLATES_PATCH``."""
         tenant = self._input.tenant_id
         text = (
             f"The Cloud PBX service of {tenant_name} ({tenant}) has been deleted.\n\n"

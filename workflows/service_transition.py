@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as sa
+    from contracts.emails import EMAIL_TEMPLATES_PATCH, Audience, EmailTemplate, TemplatedEmail
     from contracts.mail import EmailMessage
     from contracts.pbx import (
         PLATFORM_EVENT_SIGNAL,
@@ -128,7 +129,11 @@ class _ServiceTransition:
                 f"The {label} completed after {_minutes(took)} (SLA {_minutes(inp.sla)}). "
                 "Resolved automatically by pbxops."
             )
-        if inp.requested_by:
+        if inp.requested_by and workflow.patched(EMAIL_TEMPLATES_PATCH):
+            await calls.send_template(
+                self._done_email(str(inp.requested_by), before.tenant_name, took), step="notify"
+            )
+        elif inp.requested_by:
             await calls.send_email(
                 self._completion_email(str(inp.requested_by), took), step="notify"
             )
@@ -189,7 +194,23 @@ class _ServiceTransition:
                 "VerificationFailed",
             )
 
+    def _done_email(self, to: str, tenant_name: str, took: timedelta) -> TemplatedEmail:
+        """In the tenant's language, or English when ``to`` is the provider's staff."""
+        return TemplatedEmail(
+            template=EmailTemplate.TRANSITION_DONE,
+            to=[to],
+            audience=Audience(tenant_id=self._input.tenant_id),
+            values={
+                "kind": self.kind.value,
+                "tenant_name": tenant_name,
+                "tenant_id": self._input.tenant_id,
+                "took_seconds": took.total_seconds(),
+                "ticket_id": self._escalation.ticket_id,
+            },
+        )
+
     def _completion_email(self, to: str, took: timedelta) -> EmailMessage:
+        """Replay only: the email of procedures started before ``EMAIL_TEMPLATES_PATCH``."""
         tenant = self._input.tenant_id
         state = self.kind.target_state.value
         lines = [

@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.emails import EMAIL_TEMPLATES_PATCH, Audience, EmailTemplate, TemplatedEmail
     from contracts.mail import EmailMessage
     from contracts.procedures import Procedure, ProcedureStatus
     from contracts.support import (
@@ -107,13 +108,40 @@ class ProblemReport(Tracked):
                 addresses.append(contact.email)
         for n, address in enumerate(addresses, start=1):
             self._enter("emailing", f"emailing support contact {n} of {len(addresses)}")
-            await calls.send_email(report_email(inp, report, address), step=f"email-contact-{n}")
+            if workflow.patched(EMAIL_TEMPLATES_PATCH):
+                await calls.send_template(
+                    report_template(inp, report, address), step=f"email-contact-{n}"
+                )
+            else:
+                await calls.send_email(
+                    report_email(inp, report, address), step=f"email-contact-{n}"
+                )
         self._done(
             Step.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
         )
         return ProblemReportResult(
             report_id=inp.report_id, account_id=inp.account_id, emailed=addresses
         )
+
+
+def report_template(
+    inp: ProblemReportInput, report: ProblemReportCreated, address: str
+) -> TemplatedEmail:
+    """In the account's language: support contacts are its partner's people."""
+    return TemplatedEmail(
+        template=EmailTemplate.PROBLEM_REPORT,
+        to=[address],
+        audience=Audience(account_id=inp.account_id),
+        values={
+            "report_id": inp.report_id,
+            "customer_name": report.customer_name,
+            "account_id": inp.account_id,
+            "application": inp.application,
+            "created_at": str(report.created_at),
+            "reported_by": inp.reported_by,
+            "description": inp.description,
+        },
+    )
 
 
 def report_email(

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.provisioning import TrialTimers
+from contracts.emails import EmailActivities, TemplatedEmail
 from contracts.helpdesk import OpenTicket, Ticket
 from contracts.mail import EmailMessage, EmailSent
 from contracts.pbx import ActivityNames
@@ -54,6 +55,7 @@ from contracts.support import (
     SupportContactsChangeInput,
     SupportContactsChangeResult,
 )
+from tests.workflows.fake_mail import deliver_all, rendered
 
 N = ProvisioningActivityNames
 IMMUTABLE = {"contact-centre", "compliance"}
@@ -507,6 +509,21 @@ class FakeCustomers:
 
             return once(deliver)  # type: ignore[no-any-return]
 
+        @activity.defn(name=EmailActivities.SEND_TEMPLATE)
+        async def send_template(email: TemplatedEmail) -> EmailSent:
+            messages = await rendered(email)
+
+            def deliver() -> EmailSent:
+                count = deliver_all(
+                    messages,
+                    lambda m: fake.mails.append(
+                        Mail([str(a) for a in m.to], m.subject, m.text, fake._key())
+                    ),
+                )
+                return EmailSent(message_id=fake._key(), recipients=count)
+
+            return once(deliver)  # type: ignore[no-any-return]
+
         @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
         async def open_ticket(ticket: OpenTicket) -> Ticket:
             fake.tickets.append(ticket)
@@ -532,6 +549,7 @@ class FakeCustomers:
             change_contacts,
             create_report,
             send,
+            send_template,
             open_ticket,
             # The real one: it only starts or signals the trial workflow with the worker's client.
             TrialTimers().trial_timer,

@@ -11,9 +11,11 @@ from typing import Any
 
 from temporalio import activity
 
+from contracts.emails import EmailActivities, TemplatedEmail
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
 from contracts.mail import EmailMessage, EmailSent
 from contracts.pbx import ActivityNames
+from tests.workflows.fake_mail import deliver_all, rendered
 
 
 def activity_key() -> str:
@@ -70,4 +72,9 @@ class FakeHelpdesk:
             desk.mails.append(email)
             return EmailSent(message_id=f"<{len(desk.mails)}@test>", recipients=len(email.to))
 
-        return [open_ticket, comment, resolve, send]
+        @activity.defn(name=EmailActivities.SEND_TEMPLATE)
+        async def send_template(email: TemplatedEmail) -> EmailSent:
+            count = deliver_all(await rendered(email), desk.mails.append)
+            return EmailSent(message_id=f"<{len(desk.mails)}@test>", recipients=count)
+
+        return [open_ticket, comment, resolve, send, send_template]

@@ -170,7 +170,7 @@ async def test_verification_never_showing_a_deleted_datetime_opens_a_ticket_at_t
     assert len(history.events) < 80
     [mail] = world.mails
     assert mail.subject.startswith("Phone number removal partly complete")
-    assert "confirmation pending" in mail.text
+    assert "pending verification" in mail.text
 
 
 async def test_late_verification_resolves_the_ticket(time_skipping_env, world):
@@ -253,9 +253,9 @@ async def test_three_numbers_one_refused_is_explicit_in_email_and_status(time_sk
     assert refused.detail.endswith("cannot be deleted: the number is being ported")
     [mail] = world.mails
     assert mail.subject == "Phone number removal partly complete: ACME S.r.l."
-    assert "is done for 2 of them; 1 could not be completed" in mail.text
+    assert "is done for 2 of them; the others are listed below" in mail.text
     assert "Not removed:" in mail.text
-    assert f"{N3} (Fax): device dev-1003 ({N3}) cannot be deleted" in mail.text
+    assert f"{N3} (Fax): the removal was refused (device dev-1003 ({N3}) cannot be" in mail.text
     assert "decrease the number of licences by 2" in mail.text
 
 
@@ -325,4 +325,4 @@ async def test_another_customers_number_is_skipped_and_nothing_of_it_is_shown(
     assert theirs.label is None and theirs.soc_code is None and theirs.device_id is None
     assert world.delete_calls == {N1: 1}
     assert "Lab 7" not in world.mails[0].text
-    assert f"{N2}: not a number of this customer" in world.mails[0].text
+    assert f"{N2}: not a number of this account" in world.mails[0].text

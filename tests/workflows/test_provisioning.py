@@ -346,8 +346,9 @@ async def test_trial_expiry_emails_the_reseller_and_marks_the_account(time_skipp
     assert ended.notified == "provisioning@northwind.example"
     assert portal.accounts["trial-co"].trial_expired
     [mail] = portal.mails_to("provisioning@northwind.example")
-    assert mail.subject == "Trial expired: Trial Co (trial-co)"
-    assert "30-day trial" in mail.text
+    # In the customer's language (an Italian customer: resellers sell in their own country).
+    assert mail.subject == "Periodo di prova scaduto: Trial Co (trial-co)"
+    assert "Il periodo di prova di 30 giorni del cliente Trial Co" in mail.text
 
 
 async def update(env: WorkflowEnvironment, portal: FakeCustomers, account: str, **changes):

@@ -111,9 +111,13 @@ async def test_happy_path_deletes_everything_and_the_code_never_reaches_history(
     assert platform.purged == [*PURGE_STEPS, *ERASE_STEPS]
     assert result.phase == Phase.CONFIRMED and result.state == ServiceState.DELETED
     assert not result.escalated and platform.tickets == []
-    [done] = platform.mails
-    assert done.to == ["ops@provider.example", "anna@acme.example", "marco@acme.example"]
-    assert "billing has stopped" in done.text
+    # The Admins read the Italian tenant's language; the operator who asked, English.
+    [admins, operator] = platform.mails
+    assert admins.to == ["anna@acme.example", "marco@acme.example"]
+    assert admins.subject.startswith("Servizio Cloud PBX eliminato:")
+    assert "la fatturazione interrotta" in admins.text
+    assert operator.to == ["ops@provider.example"]
+    assert "billing has stopped" in operator.text
     # The code appears nowhere: not in the Update (sealed), activity results or state.
     history = json.loads((await handle.fetch_history()).to_json())
     assert code not in json.dumps(history["events"])
