@@ -58,6 +58,16 @@ SCENARIOS = [
         [FakeNumber(N1, DIRECT, billing_account=None, csu_shows_deletion=False)],
         verify_hard_cap=timedelta(hours=1),
     ),
+    # Since emails come from templates (mail.send_template), an e-commerce number deleted but not
+    # verified in time still counts in the licences to decrease.
+    _scenario(
+        "number_removal_ecommerce_email_templates", [FakeNumber(N1, ECOM), FakeNumber(N2, ECOM)]
+    ),
+    _scenario(
+        "number_removal_unverified_billed",
+        [FakeNumber(N1, ECOM), FakeNumber(N2, ECOM, csu_shows_deletion=False)],
+        verify_hard_cap=timedelta(hours=1),
+    ),
     _scenario("number_removal_late_verification", [FakeNumber(N1, visible_after_polls=16)]),
     _scenario("number_removal_not_allowed", [FakeNumber(N1)], requested_by="ugo@acme.example"),
 ]

@@ -98,6 +98,13 @@ SCENARIOS = [
         CustomerProvisioning,
         _input(),
     ),
+    # Recorded after the emails came from templates: the withdrawal names the customer's country.
+    _scenario(
+        "provisioning_undone_at_step_3_email_templates",
+        FakeCustomers(connect_error="authentication failed"),
+        CustomerProvisioning,
+        _input(),
+    ),
     _scenario(
         "provisioning_pbx_disabled",
         FakeCustomers(),
@@ -112,6 +119,13 @@ SCENARIOS = [
     ),
     _scenario(
         "customer_trial_expired",
+        _trial_account(),
+        CustomerTrial,
+        CustomerTrialInput(account_id="trial-co"),
+        _past_trial_end,
+    ),
+    _scenario(
+        "customer_trial_expired_email_templates",
         _trial_account(),
         CustomerTrial,
         CustomerTrialInput(account_id="trial-co"),
@@ -136,6 +150,17 @@ SCENARIOS = [
     ),
     _scenario(
         "problem_report",
+        _trial_account(),
+        ProblemReport,
+        ProblemReportInput(
+            account_id="trial-co",
+            report_id="PR-1",
+            application="Mitel One",
+            description="No audio on outbound calls.",
+        ),
+    ),
+    _scenario(
+        "problem_report_email_templates",
         _trial_account(),
         ProblemReport,
         ProblemReportInput(

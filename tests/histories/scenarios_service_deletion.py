@@ -101,6 +101,8 @@ SCENARIOS = [
     _scenario("deletion_confirmed_sealed", deleted_after_two_wrong_codes),
     _withdrawn_while_emailing(),
     _scenario("deletion_confirmed", deleted_after_two_wrong_codes),
+    # The Admins' email in Italian, the operator's in English (mail.send_template).
+    _scenario("deletion_confirmed_email_templates", deleted_after_two_wrong_codes),
     _scenario("deletion_escalated", deleted_late_with_ticket),
     _scenario("deletion_expired", expired),
     _scenario("deletion_locked", locked),

@@ -62,6 +62,15 @@ SCENARIOS = [
         DEACTIVATED,
         requested_by="ops@provider.example",
     ),
+    # The same, started after the emails came from templates (mail.send_template).
+    _scenario(
+        "deactivation_in_time_email_templates",
+        ServiceDeactivation,
+        ACTIVE,
+        timedelta(minutes=5),
+        DEACTIVATED,
+        requested_by="ops@provider.example",
+    ),
     _scenario(
         "deactivation_escalated", ServiceDeactivation, ACTIVE, timedelta(hours=3), DEACTIVATED
     ),

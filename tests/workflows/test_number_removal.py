@@ -187,6 +187,53 @@ async def test_late_verification_resolves_the_ticket(time_skipping_env, world):
     assert "decrease the number of licences by 1" in world.mails[0].text
 
 
+# --- billing is never left wrong (issue 15.5) ----------------------------------------------------
+
+
+async def test_unverified_ecommerce_removal_still_gets_link_and_licence_count(
+    time_skipping_env, world
+):
+    # Deleted on the device portal, but CSU never shows it: before, the customer got no billing
+    # instruction at all and kept paying for a number that is gone.
+    world.add(FakeNumber(N1, ECOM, label="Reception", csu_shows_deletion=False))
+
+    result = await (
+        await start(time_skipping_env, world, [N1], verify_hard_cap=timedelta(hours=1))
+    ).result()
+
+    assert result.numbers[0].outcome == NumberOutcome.NOT_VERIFIED
+    assert result.licences_to_decrease == 1
+    [ticket] = world.tickets  # one, opened at the deadline and commented on at the cap
+    assert result.verification_ticket_id == ticket.id
+    [mail] = world.mails
+    assert "https://2co.example/acct/2CO-100231/update" in mail.text
+    assert "decrease the number of licences by 1" in mail.text
+    pending = f"Removed, pending verification (our support team follows it up, ticket {ticket.id})"
+    assert pending in mail.text
+    assert f"  - {N1} (Reception)\n" in mail.text
+    assert "1 of these numbers is still pending verification" in mail.text
+
+
+async def test_verified_and_unverified_removals_of_one_account_are_counted_together(
+    time_skipping_env, world
+):
+    world.add(FakeNumber(N1, ECOM), FakeNumber(N2, ECOM, csu_shows_deletion=False))
+
+    result = await (
+        await start(time_skipping_env, world, [N1, N2], verify_hard_cap=timedelta(hours=1))
+    ).result()
+
+    outcomes = {s.number: s.outcome for s in result.numbers}
+    assert outcomes == {N1: NumberOutcome.REMOVED, N2: NumberOutcome.NOT_VERIFIED}
+    assert result.licences_to_decrease == 2
+    assert [link.licences_to_decrease for link in result.billing_links] == [2]
+    assert len(world.tickets) == 1
+    [mail] = world.mails
+    assert mail.text.count("https://2co.example/acct/2CO-100231/update") == 1
+    assert "decrease the number of licences by 2" in mail.text
+    assert "1 of these numbers is still pending verification" in mail.text
+
+
 # --- refusals and failures ----------------------------------------------------------------------
 
 
