@@ -119,7 +119,7 @@ def _datetime(ctx: Context, value: datetime | str) -> str:
 def _duration(ctx: Context, seconds: float) -> str:
     """How long something took, rounded to its largest unit ("3 minuti", "1 heure")."""
     return format_timedelta(
-        timedelta(seconds=seconds), threshold=1.5, format="long", locale=ctx["_language"]
+        timedelta(seconds=seconds), threshold=1, format="long", locale=ctx["_language"]
     )
 
 
