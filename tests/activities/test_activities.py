@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,9 +12,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.codes import CodeVault
 from activities.helpdesk import HelpdeskActivities
+from activities.locales import Locales
 from activities.mail import MailActivities, SmtpSender
 from activities.pbx import PbxActivities
-from contracts.deletion import PURGE_STEPS, PurgeRequest
+from contracts.deletion import PURGE_STEPS, CodeEmail, PurgeRequest
+from contracts.emails import Audience, EmailTemplate, TemplatedEmail
 from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
 from contracts.mail import EmailMessage
 from contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
@@ -198,3 +201,76 @@ async def test_mail_server_down_is_retryable():
     with pytest.raises(ApplicationError) as err:
         await activity_env("notify").run(mail.send, email)
     assert not err.value.non_retryable and err.value.type == "MailUnavailable"
+
+
+async def test_a_templated_email_goes_in_the_tenant_language_and_staff_get_english_once(
+    simulator: Stack, http
+):
+    tenant = f"act-{uuid.uuid4().hex[:6]}"
+    simulator.put_tenant(tenant, country="BG", timezone="Europe/Sofia")
+    mail = MailActivities(
+        SmtpSender("127.0.0.1", simulator.smtp_port),
+        "pbxops <noreply@x.it>",
+        VAULT,
+        Locales(http, staff_domains=["provider.example"]),
+    )
+    admin, operator = f"{tenant}@{tenant}.example", f"{tenant}@provider.example"
+    email = TemplatedEmail(
+        template=EmailTemplate.DELETION_DONE,
+        to=[admin],
+        staff_to=[operator],
+        audience=Audience(tenant_id=tenant),  # country and time zone read from the platform
+        values={"tenant_name": "Тест ООД <b>", "tenant_id": tenant, "ticket_id": None},
+    )
+    env = activity_env("notify-deleted")
+
+    sent = await env.run(mail.send_template, email)
+    await env.run(mail.send_template, email)  # a retry: the same two messages, not four
+
+    def delivered(to: str) -> list[dict]:
+        found = httpx.get(f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{to}"})
+        return found.json()["messages"]
+
+    wait_until(lambda: len(delivered(admin)) == len(delivered(operator)) == 1, 10, "both")
+    assert sent.recipients == 2
+    [customer] = delivered(admin)
+    [staff] = delivered(operator)
+    assert customer["Subject"] == "Услугата Cloud PBX е изтрита: Тест ООД <b>"  # noqa: RUF001
+    assert staff["Subject"] == "Cloud PBX service deleted: Тест ООД <b>"
+    body = httpx.get(f"{simulator.platform_url}/api/v1/message/{customer['ID']}").json()
+    assert "Всички нейни данни" in body["Text"] and "Тест ООД &lt;b&gt;" in body["HTML"]
+    assert body["MessageID"] in sent.message_id  # the customer's message has the step's own id
+
+
+async def test_the_deletion_code_email_is_in_the_tenant_language_with_its_local_expiry(
+    simulator: Stack, http
+):
+    tenant = f"act-{uuid.uuid4().hex[:6]}"
+    simulator.put_tenant(tenant, country="FR", timezone="Europe/Paris")
+    mail = MailActivities(
+        SmtpSender("127.0.0.1", simulator.smtp_port), "x@x.it", VAULT, Locales(http)
+    )
+    env = activity_env("email-code", f"pbx-deletion/{tenant}")
+    scheduled = datetime(2026, 10, 23, 16, 12, 40, tzinfo=UTC)
+    env.info = dataclasses.replace(env.info, scheduled_time=scheduled)
+    admin = f"{tenant}@{tenant}.example"
+    sealed = VAULT.seal("48213907", f"pbx-deletion/{tenant}/run-1")
+    request = CodeEmail(
+        tenant_id=tenant, tenant_name="Acme", to=[admin], sealed=sealed, valid_minutes=60
+    )
+
+    await env.run(mail.send_deletion_code, request)
+
+    def delivered() -> list[dict]:
+        found = httpx.get(
+            f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{admin}"}
+        )
+        return found.json()["messages"]
+
+    wait_until(lambda: len(delivered()) == 1, 10, "the code email")
+    [summary] = delivered()
+    body = httpx.get(f"{simulator.platform_url}/api/v1/message/{summary['ID']}").json()
+    assert summary["Subject"].startswith("Code de confirmation de la SUPPRESSION")
+    assert "48213907" in body["Text"]
+    # One hour from when the step was scheduled, in Paris time, truncated to the minute.
+    assert "valable jusqu'à 19:12 le vendredi 23 octobre 2026" in body["Text"]
