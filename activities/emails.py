@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import Locale, UnknownLocaleError, get_global
@@ -126,7 +126,7 @@ def _duration(ctx: Context, seconds: float) -> str:
 @pass_context
 def _exact_duration(ctx: Context, seconds: float) -> str:
     """A promised duration, never rounded: 60 min is "1 ora", 90 min "90 minuti"."""
-    unit = next(
+    unit: _Unit = next(
         (name for name, size in _UNITS if seconds >= size and seconds % size == 0), "second"
     )
     return format_timedelta(
@@ -138,7 +138,8 @@ def _exact_duration(ctx: Context, seconds: float) -> str:
     )
 
 
-_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+_Unit = Literal["day", "hour", "minute", "second"]
+_UNITS: tuple[tuple[_Unit, int], ...] = (("day", 86400), ("hour", 3600), ("minute", 60))
 
 
 @functools.cache

@@ -284,7 +284,8 @@ async def mailbox(api: httpx.AsyncClient, address: str) -> list[dict[str, Any]]:
     return messages
 
 
-_CODE = re.compile(r"Confirmation code: (\d{8})")
+# The code on its own line after its label, whatever the language ("Codice di eliminazione:").
+_CODE = re.compile(r":\s+(\d{8})\s*$", re.MULTILINE)
 
 
 async def deletion_code(api: httpx.AsyncClient, address: str, attempts: int = 50) -> str:
@@ -292,7 +293,7 @@ async def deletion_code(api: httpx.AsyncClient, address: str, attempts: int = 50
     for _ in range(attempts):
         try:
             for summary in await mailbox(api, address):
-                if "DELETION" in summary["Subject"]:
+                if "ELIMINAZIONE" in summary["Subject"]:  # the bench's tenants are Italian
                     message = (await api.get(f"/api/v1/message/{summary['ID']}")).json()
                     if match := _CODE.search(message["Text"]):
                         return match.group(1)

@@ -50,8 +50,19 @@ class _ParsedOnce(HeaderRegistry):
         return super().__call__(name, value)
 
 
-# policy.default, with the cache above.
-_POLICY = policy.default.clone(header_factory=_ParsedOnce())
+class _Unfolding(policy.EmailPolicy):
+    """Unfolds a header as mail clients show it. A sender may fold right after the colon
+    (``Subject:`` CRLF SP ``text``, when the first word does not fit the line); the default
+    policy then keeps the fold's space as the value's first character, and the subject showed
+    with a leading space. The whitespace after the colon is never part of what a reader sees."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        return name, value.lstrip(" \t\r\n")
+
+
+# policy.default, unfolded as above, with the cache above.
+_POLICY = _Unfolding().clone(header_factory=_ParsedOnce())
 
 
 @dataclass

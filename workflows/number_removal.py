@@ -16,7 +16,9 @@ One request is one customer's list of numbers (id ``number-removal/<lowest E.164
    Past the verification deadline one support ticket is opened and checking goes on until the
    hard cap; a late confirmation resolves the ticket.
 5. **informing**: one email to the requester: what was removed, what was not and why, and for
-   e-commerce numbers the link to update the subscription with the number of licences to take off.
+   e-commerce numbers the link to update the subscription with the number of licences to take off:
+   every number whose device was deleted, those not verified in time marked pending verification
+   (they have their ticket), so billing is never left on a number that is gone.
 
 A request where no number could be removed fails with the reasons; a partly done request
 completes and says, in its result, its status and the email, which number ended how.

@@ -235,7 +235,7 @@ async def test_a_templated_email_goes_in_the_tenant_language_and_staff_get_engli
     assert sent.recipients == 2
     [customer] = delivered(admin)
     [staff] = delivered(operator)
-    assert customer["Subject"] == "Услугата Cloud PBX е изтрита: Тест ООД <b>"  # noqa: RUF001
+    assert customer["Subject"] == "Услугата Cloud PBX е изтрита: Тест ООД <b>"
     assert staff["Subject"] == "Cloud PBX service deleted: Тест ООД <b>"
     body = httpx.get(f"{simulator.platform_url}/api/v1/message/{customer['ID']}").json()
     assert "Всички нейни данни" in body["Text"] and "Тест ООД &lt;b&gt;" in body["HTML"]

@@ -304,8 +304,8 @@ class Operator:
         await persist(send, timeout=20)
 
     async def _activate(self, run: Run) -> None:
-        text = await self._mail_text(run.admin, "Activate")
-        code = re.search(r"Activation code:\s+(\S+)", text)
+        text = await self._mail_text(run.admin, "Attiva")  # the tenants are Italian
+        code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", text)
         assert code, text
         while True:
             try:
@@ -344,8 +344,8 @@ class Operator:
 
     async def _steps(self, run: Run) -> None:
         if run.kind == "deletion":
-            text = await self._mail_text(run.admin, "DELETION")
-            code = re.search(r"Confirmation code: (\d{8})", text)
+            text = await self._mail_text(run.admin, "ELIMINAZIONE")  # the tenants are Italian
+            code = re.search(r":\s+(\d{8})\s*$", text, re.MULTILINE)
             assert code, text
             assert self.client is not None
             handle = self.client.get_workflow_handle(run.workflow_id)

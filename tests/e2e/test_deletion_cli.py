@@ -43,11 +43,12 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
     assert "the confirmation code went to 1 Admin of e2e-del" in requested.stdout
     assert "/workflows/pbx-deletion%2Fe2e-del" in requested.stdout
     [summary] = inbox(stack, "anna@e2e-del.example")
-    assert "DELETION" in summary["Subject"]
+    # An Italian tenant: the email is in Italian (tests/e2e/test_emails_cli.py has the rest).
+    assert "ELIMINAZIONE" in summary["Subject"]
     email = message(stack, summary["ID"])
-    code = re.search(r"Confirmation code: (\d{8})", email["Text"]).group(1)
+    code = re.search(r"Codice di eliminazione:\s+(\d{8})", email["Text"]).group(1)
     assert f">{code}</p>" in email["HTML"] and "font-size: 40px" in email["HTML"]
-    assert "cannot be undone" in email["Text"]
+    assert "l'operazione non può essere annullata" in email["Text"]
     assert inbox(stack, "ugo@e2e-del.example") == []  # a plain User gets nothing
 
     wrong = f"{(int(code) + 1) % 10**8:08d}"
@@ -96,11 +97,12 @@ def test_delete_confirm_with_the_emailed_code_deletes_everything(stack: Stack):
         "problem_reports": 0,
     }
     assert tenant["deleted_at"] is not None
-    for address in ("ops@provider.example", "anna@e2e-del.example"):
+    for address, subject in (
+        ("ops@provider.example", "Cloud PBX service deleted"),  # staff: English
+        ("anna@e2e-del.example", "Servizio Cloud PBX eliminato"),
+    ):
         wait_until(
-            lambda a=address: any(
-                m["Subject"].startswith("Service deleted") for m in inbox(stack, a)
-            ),
+            lambda a=address, s=subject: any(m["Subject"].startswith(s) for m in inbox(stack, a)),
             10,
             f"the completion email to {address}",
         )

@@ -93,8 +93,9 @@ def test_ecommerce_numbers_are_removed_and_the_customer_gets_the_link(stack: Sta
     devices = numbers_of(stack, "e2e-num-ecom")
     assert all(devices[n]["deleted_at"] for n in (n1, n2))
     [mail] = mails_to(stack, requester)
-    assert mail["Subject"] == "Phone number removal complete: E2e-num-ecom S.r.l."
-    assert "decrease the number of licences by 2" in mail["Text"]
+    # The customer's Admin reads the Italian tenant's language.
+    assert mail["Subject"] == "Rimozione dei numeri di telefono completata: E2e-num-ecom S.r.l."
+    assert "Riduci di 2 il numero di licenze" in mail["Text"]
     assert "https://secure.2checkout.example/subscriptions/2CO-E2E-1/update" in mail["Text"]
     assert tickets(stack, "e2e-num-ecom") == []
     # The operator accounts were used but never reached the workflow's history.
@@ -135,8 +136,8 @@ def test_three_direct_numbers_from_a_file_with_one_refused(stack: Stack, tmp_pat
     [refused] = [s for s in shown["status"]["numbers"] if s["number"] == n3]
     assert refused["detail"].endswith("cannot be deleted: porting")
     [mail] = mails_to(stack, "anna@e2e-num-direct.example")
-    assert mail["Subject"].startswith("Phone number removal partly complete")
-    assert "Not removed:" in mail["Text"] and "billed directly" in mail["Text"]
+    assert mail["Subject"].startswith("Rimozione dei numeri di telefono completata in parte")
+    assert "Non rimossi:" in mail["Text"] and "fatturati direttamente" in mail["Text"]
 
 
 def test_unknown_soc_code_opens_a_ticket_and_removes_nothing(stack: Stack):
@@ -196,7 +197,7 @@ def test_unverified_removal_gets_a_ticket_then_resolves_when_csu_catches_up(stac
     )
     assert status["status"]["escalated"] is True
     [mail] = mails_to(stack, requester)
-    assert "complete" in mail["Subject"]
+    assert "completata" in mail["Subject"]
 
 
 def test_bad_requests_are_one_line_and_change_nothing(stack: Stack):

@@ -114,7 +114,7 @@ def test_create_from_a_file_syncs_2000_users_with_progress(portal: Stack, tmp_pa
     assert found["connection"]["state"] == "monitoring"
     assert found["connection"]["sub_accounts_monitored"] == 1
     [invitation] = mails_to(portal, f"marta@big-{UID}.example")
-    assert invitation["Subject"] == f"You are invited to administer Big {UID}"
+    assert invitation["Subject"] == f"Invito ad amministrare Big {UID}"  # an Italian customer
     # The trial's timer runs on after provisioning, waiting for day 30.
     trial = json.loads(portal.cli("status", f"customer-trial/big-{UID}", "--json").stdout)
     assert trial["execution"] == "running" and trial["status"]["step"] == "waiting-for-trial-end"
@@ -180,7 +180,7 @@ def test_every_validation_rule_is_one_line_and_starts_nothing(portal: Stack, tmp
     assert portal.cli("customer", "list", "--reseller", RESELLER, "--json").stdout == before
     # Only the demo's Admin was ever invited: the refused inputs sent nothing.
     assert [m["Subject"] for m in mails_to(portal, "ann@x.example")] == [
-        f"You are invited to administer Demo {UID}"
+        f"Invito ad amministrare Demo {UID}"
     ]
 
 
@@ -201,8 +201,8 @@ def test_failure_at_step_3_undoes_steps_1_and_2(portal: Stack):
     assert account(portal, f"broken-{UID}").status_code == 404
     subjects = sorted(m["Subject"] for m in mails_to(portal, f"eve@broken-{UID}.example"))
     assert subjects == [
-        f"Invitation withdrawn: Broken {UID}",
-        f"You are invited to administer Broken {UID}",
+        f"Invito ad amministrare Broken {UID}",
+        f"Invito ritirato: Broken {UID}",
     ]
 
 

@@ -662,7 +662,7 @@ def _mobile(stack: Stack, values: dict[str, str]) -> None:
                                 "--json", **env))  # fmt: skip
         wait_until(lambda: _mails(stack, address), 20, f"{user}'s activation email")
         [mail] = _mails(stack, address)
-        code = re.search(r"Activation code:\s+(\S+)", mail["Text"]).group(1)
+        code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", mail["Text"]).group(1)
         return json.loads(started.stdout)["device_id"], f"LPA:1$smdp.bad.example${code}"
 
     values["online_device"], values["used_lpa"] = provision(

@@ -128,3 +128,31 @@ def test_parse_message_without_to_header_uses_the_envelope() -> None:
     assert parsed.text.strip() == "body"
     assert parsed.html == ""
     assert parsed.message_id.endswith("@simulator")
+
+
+def test_a_subject_folded_right_after_its_colon_has_no_leading_space() -> None:
+    # Python folds before the first word when it does not fit the first line: "Subject:" CRLF
+    # SP "word…". A mail client shows the subject without the fold's space, so must the mailbox.
+    subject = "x" * 30 + " " + "y" * 30 + " Conferma"
+    message = EmailMessage()
+    message["From"] = "pbxops <noreply@pbxops.example>"
+    message["To"] = "anna@acme.example"
+    message["Subject"] = subject
+    message.set_content("body")
+    raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    assert b"Subject:\r\n " in raw  # the fold this test is about
+
+    parsed = parse_message(raw)
+
+    assert parsed.subject == subject
+
+
+def test_a_folded_non_ascii_subject_round_trips() -> None:
+    subject = "Codice per confermare l'ELIMINAZIONE del servizio Cloud PBX di Società Uno S.r.l."
+    message = EmailMessage()
+    message["Subject"] = subject
+    message.set_content("body")
+
+    parsed = parse_message(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+
+    assert " ".join(parsed.subject.split()) == subject
