@@ -232,6 +232,9 @@ def test_the_code_expiry_reads_as_the_provider_writes_it():
         timezone="Europe/Rome",
     )
     assert "valido fino alle 18:12 di venerdì 23 ottobre 2026 (1 ora" in rendered.text
+    # The provider's own words: the state the portal shows, and its warning.
+    assert "lo stato In eliminazione" in rendered.text
+    assert "Una volta confermata, l'operazione non può essere annullata." in rendered.text
     assert rendered.subject == (
         "Codice per confermare l'ELIMINAZIONE del servizio Cloud PBX di Acme S.r.l."
     )
