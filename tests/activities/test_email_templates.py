@@ -305,3 +305,13 @@ async def test_a_tenant_override_and_the_staff_rule():
     [(to, where, key)] = plan(email, await locales.resolve(Audience(country="GB")), locales, "k")
     assert (where.language, key) == ("en", "k")
     assert to == ["anna@acme.example", "boss@provider.example", "ops@provider.example"]
+
+
+def test_the_override_and_staff_domains_are_plain_json_settings(monkeypatch):
+    from runtime.settings import Settings
+
+    monkeypatch.setenv("PBXOPS_EMAIL_LANGUAGES", '{"acme": "en", "umbrella": "bg"}')
+    monkeypatch.setenv("PBXOPS_STAFF_EMAIL_DOMAINS", '["ops.example", "provider.example"]')
+    settings = Settings(_env_file=None)
+    assert settings.email_languages == {"acme": "en", "umbrella": "bg"}
+    assert settings.staff_email_domains == ["ops.example", "provider.example"]
