@@ -337,6 +337,8 @@ class ServiceDeletion:
         # TemporalChangeVersion search attribute with it: 1 action, against the 5 it saves.
         purge_in_one = workflow.patched(PURGE_IN_ONE_ACTIVITY)
         erase_everything = purge_in_one and workflow.patched(ERASE_EVERYTHING)
+        # Asked here for the same reason, though it decides only the final email's activity.
+        templated_email = workflow.patched(EMAIL_TEMPLATES_PATCH)
         self._status.sla_deadline = deadline
         workflow.upsert_search_attributes(
             [sa.STEP.value_set(Step.PURGING), sa.SLA_DEADLINE.value_set(deadline)]
@@ -385,7 +387,7 @@ class ServiceDeletion:
                 "The deletion completed after the 2-business-day deadline. Resolved "
                 "automatically by pbxops."
             )
-        if workflow.patched(EMAIL_TEMPLATES_PATCH):
+        if templated_email:
             await calls.send_template(
                 self._deleted_email(tenant_name, admins), step="notify-deleted"
             )
