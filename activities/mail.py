@@ -29,6 +29,7 @@ from activities import emails
 from activities.codes import CodeVault, run_context
 from activities.idempotency import idempotency_key, message_id
 from activities.locales import STAFF, Locales, Place
+from activities.mime import MAIL_POLICY
 from contracts.deletion import CodeEmail, DeletionActivities
 from contracts.emails import Audience, EmailActivities, TemplatedEmail
 from contracts.mail import EmailMessage, EmailSent, ascii_address
@@ -167,7 +168,7 @@ class MailActivities:
         self._locales = locales or Locales(None)
 
     def _build(self, email: EmailMessage, msg_id: str) -> MimeMessage:
-        mime = MimeMessage()
+        mime = MimeMessage(policy=MAIL_POLICY)
         headers: dict[str, Any] = {
             "From": self._from,
             "To": ", ".join(checked_header(str(a), "the recipient") for a in email.to),

@@ -31,6 +31,7 @@ from activities.http import request
 from activities.idempotency import idempotency_key, message_id, workflow_of_activity
 from activities.locales import Locales
 from activities.mail import SmtpSender, mail_failure
+from activities.mime import MAIL_POLICY
 from contracts.emails import Audience, EmailTemplate
 from contracts.mail import check_address
 from contracts.mobile import (
@@ -251,7 +252,7 @@ class MobileActivities:
             subject = check_single_line(rendered.subject, "the subject")
         except ValueError as err:  # the platform's record: the operator hands the code over
             return False, f"not emailed: {err}"
-        mime = MimeMessage()
+        mime = MimeMessage(policy=MAIL_POLICY)
         mime["From"] = self._from
         mime["To"] = to
         mime["Subject"] = subject

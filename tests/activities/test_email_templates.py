@@ -4,17 +4,23 @@ Nothing here talks to a process: the templates, the ``.po`` catalogues and Babel
 """
 
 import re
+from email.header import decode_header, make_header
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from aiosmtplib.email import flatten_message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from activities import emails
+from activities.codes import CodeVault
 from activities.locales import Locales
-from activities.mail import plan
+from activities.mail import MailActivities, SmtpSender, plan
 from contracts.emails import Audience, EmailTemplate, TemplatedEmail
+from contracts.mail import EmailMessage
+from runtime.settings import Settings
+from simulator.mailbox import parse_message
 
 LANGUAGES = ("en", "it", "fr", "bg")
 TRANSLATED = ("it", "fr", "bg")
@@ -308,10 +314,35 @@ async def test_a_tenant_override_and_the_staff_rule():
 
 
 def test_the_override_and_staff_domains_are_plain_json_settings(monkeypatch):
-    from runtime.settings import Settings
-
     monkeypatch.setenv("PBXOPS_EMAIL_LANGUAGES", '{"acme": "en", "umbrella": "bg"}')
     monkeypatch.setenv("PBXOPS_STAFF_EMAIL_DOMAINS", '["ops.example", "provider.example"]')
     settings = Settings(_env_file=None)
     assert settings.email_languages == {"acme": "en", "umbrella": "bg"}
     assert settings.staff_email_domains == ["ops.example", "provider.example"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Code to confirm the DELETION of the Cloud PBX service of Тест ООД",
+        "Votre ligne mobile professionnelle +33612345678 sur un nouveau téléphone (perdu ou volé)",
+        "Код за потвърждаване на ИЗТРИВАНЕТО на услугата Cloud PBX на Тест ООД с дълго име ЕООД",
+        "Codice per confermare l'ELIMINAZIONE del servizio Cloud PBX di Una Società S.r.l.",
+    ],
+)
+def test_a_long_localised_subject_arrives_with_every_space(subject):
+    # Python's folder loses or doubles the spaces between RFC 2047 words ("Тест ООД" arrived as
+    # "ТестООД"): the message is built with a policy that keeps them (activities/mime.py).
+    mail = MailActivities(
+        SmtpSender("127.0.0.1", 1),
+        "pbxops <noreply@x.it>",
+        CodeVault(b"template-tests-secret-0123456789"),
+    )
+    email = EmailMessage(to=["anna@acme.example"], subject=subject, text="t", html="<p>t</p>")
+    raw = flatten_message(mail._build(email, "<id@pbxops>"))  # as aiosmtplib sends it
+
+    assert parse_message(raw).subject == subject
+    # ... and as any RFC 2047 decoder reads it
+    folded = re.search(rb"\r\nSubject:(.*?)\r\n(?=\S)", raw, re.DOTALL).group(1)
+    assert str(make_header(decode_header(folded.decode().replace("\r\n", "")))).strip() == subject
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
