@@ -13,6 +13,7 @@ help:
 	@echo "make test-fast  unit, activity and replay tests only (no end-to-end processes)"
 	@echo "make lint       ruff check + format check;  make typecheck: mypy"
 	@echo "make clean      remove .data/ (Temporal history, simulator state)"
+	@echo "make messages   update the customer emails' .po catalogues from the templates"
 
 # Re-install whenever pyproject.toml changes; the venv is created if missing.
 $(STAMP): pyproject.toml
