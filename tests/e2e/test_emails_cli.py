@@ -74,7 +74,7 @@ def test_the_deletion_code_email_is_in_the_tenant_language(
     assert "text-align: center" in paragraph and "font-size: 40px" in paragraph
     assert f'<html lang="{country.lower()}">' in email["HTML"]
     # The operator's CLI stays English.
-    assert "the confirmation code went to 1 Admin(s)" in requested.stdout
+    assert "the confirmation code went to 1 Admin of" in requested.stdout
 
     cancelled = stack.cli("delete", "cancel", "--tenant", tenant)
     assert cancelled.code == 0, cancelled.stderr
