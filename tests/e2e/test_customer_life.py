@@ -189,11 +189,12 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
 
     # --- 6. deleted with the code emailed to the Admin -------------------------------------------
     ok(stack.cli("delete", "--tenant", ACCOUNT, "--requested-by", "ops@provider.example"))
-    [code_email] = [m for m in mails(stack, LEA) if "DELETION" in m["Subject"]]
+    # An Italian customer: its Admin reads Italian ("Codice di eliminazione: 12345678").
+    [code_email] = [m for m in mails(stack, LEA) if "ELIMINAZIONE" in m["Subject"]]
     text = httpx.get(
         f"{stack.platform_url}/api/v1/message/{code_email['ID']}", headers=ADMIN_HEADERS
     ).json()["Text"]
-    code = re.search(r"Confirmation code: (\d{8})", text).group(1)
+    code = re.search(r":\s+(\d{8})\s*$", text, re.MULTILINE).group(1)
     confirmed = stack.cli("delete", "confirm", "--tenant", ACCOUNT, "--code", code, "--wait",
                           "--by", "lead@provider.example", timeout=180)  # fmt: skip
     ok(confirmed)
@@ -217,10 +218,12 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     assert get(stack, f"/pbx/resellers/{RESELLER}")["esim_licences_available"] == POOL
     # Each user was told their line ended, and every email went out exactly once.
     for address in (LEA, MAX):
-        deleted = [m for m in mails(stack, address) if "was deleted" in m["Subject"]]
+        deleted = [m for m in mails(stack, address) if "è stata eliminata" in m["Subject"]]
         assert len(deleted) == 1, mails(stack, address)
     wait_until(
-        lambda: any("Service deleted" in m["Subject"] for m in mails(stack, LEA)), 15, "done"
+        lambda: any("Servizio Cloud PBX eliminato" in m["Subject"] for m in mails(stack, LEA)),
+        15,
+        "done",
     )
     everything = [(address, m["Subject"]) for address in (LEA, MAX) for m in mails(stack, address)]
     assert [sent for sent, n in Counter(everything).items() if n > 1] == []
