@@ -22,7 +22,7 @@ from activities.idempotency import idempotency_key
 from activities.mail import MailActivities
 from activities.platform_text import address, header_text
 from contracts.emails import Audience, EmailTemplate, TemplatedEmail
-from contracts.mail import EmailMessage, EmailSent
+from contracts.mail import EmailSent
 from contracts.procedures import Procedure
 from contracts.provisioning import (
     TRIAL_CHANGED_SIGNAL,
