@@ -243,14 +243,17 @@ class MobileActivities:
         """Send one message in the tenant's language; (sent, note). A refused address is a note,
         not a failure: the operator then hands the code over. A server that is down is retried
         (same Message-ID)."""
+        try:
+            to = check_address(to, "the user's email address")
+        except ValueError as err:  # the platform's record: the operator hands the code over
+            return False, f"not emailed: {err}"
         place = await self._locales.resolve(Audience(tenant_id=tenant_id))
         if qr is not None:
             values = {**values, "qr_png_base64": base64.b64encode(qr).decode()}
         rendered = emails.render(template, values, language=place.language, timezone=place.timezone)
         try:
-            to = check_address(to, "the user's email address")
             subject = check_single_line(rendered.subject, "the subject")
-        except ValueError as err:  # the platform's record: the operator hands the code over
+        except ValueError as err:
             return False, f"not emailed: {err}"
         mime = MimeMessage(policy=MAIL_POLICY)
         mime["From"] = self._from

@@ -236,6 +236,7 @@ async def test_a_mobile_users_unsafe_address_goes_to_the_operator_not_to_smtp(
 ):
     """The activation data is not lost: the operator gets it, with the reason; nothing is sent."""
     from activities.mobile import MobileActivities
+    from contracts.emails import EmailTemplate
 
     handler, port = server
     async with httpx.AsyncClient() as http:
@@ -247,6 +248,12 @@ async def test_a_mobile_users_unsafe_address_goes_to_the_operator_not_to_smtp(
             "x",
             SIGNER,
         )
-        sent, note = await mobile._send("key-1", address, "Activate your line", "text")
+        sent, note = await mobile._send(
+            "key-1",
+            address,
+            EmailTemplate.ESIM_LINE_DELETED,
+            {"greeting_name": "Anna", "number": "+393331234567"},
+            tenant_id="acme",
+        )
     assert (sent, handler.envelopes) == (False, [])
     assert note.startswith("not emailed: the user's email address")
