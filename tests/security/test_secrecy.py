@@ -40,7 +40,7 @@ def mails_to(stack: Stack, address: str) -> list[dict]:
 
 def code_of(stack: Stack, tenant: str) -> str:
     [email] = mails_to(stack, f"anna@{tenant}.example")
-    return re.search(r"Confirmation code: (\d{8})", email["Text"]).group(1)
+    return re.search(r":\s+(\d{8})\s*$", email["Text"], re.MULTILINE).group(1)  # any language
 
 
 def confirm_updates(evidence: Evidence) -> list[dict]:
