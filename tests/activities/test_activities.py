@@ -228,7 +228,11 @@ async def test_a_templated_email_goes_in_the_tenant_language_and_staff_get_engli
     await env.run(mail.send_template, email)  # a retry: the same two messages, not four
 
     def delivered(to: str) -> list[dict]:
-        found = httpx.get(f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{to}"})
+        found = httpx.get(
+            f"{simulator.platform_url}/api/v1/search",
+            params={"query": f"to:{to}"},
+            headers=ADMIN_HEADERS,
+        )
         return found.json()["messages"]
 
     wait_until(lambda: len(delivered(admin)) == len(delivered(operator)) == 1, 10, "both")
@@ -237,7 +241,9 @@ async def test_a_templated_email_goes_in_the_tenant_language_and_staff_get_engli
     [staff] = delivered(operator)
     assert customer["Subject"] == "Услугата Cloud PBX е изтрита: Тест ООД <b>"
     assert staff["Subject"] == "Cloud PBX service deleted: Тест ООД <b>"
-    body = httpx.get(f"{simulator.platform_url}/api/v1/message/{customer['ID']}").json()
+    body = httpx.get(
+        f"{simulator.platform_url}/api/v1/message/{customer['ID']}", headers=ADMIN_HEADERS
+    ).json()
     assert "Всички нейни данни" in body["Text"] and "Тест ООД &lt;b&gt;" in body["HTML"]
     assert body["MessageID"] in sent.message_id  # the customer's message has the step's own id
 
@@ -263,13 +269,17 @@ async def test_the_deletion_code_email_is_in_the_tenant_language_with_its_local_
 
     def delivered() -> list[dict]:
         found = httpx.get(
-            f"{simulator.platform_url}/api/v1/search", params={"query": f"to:{admin}"}
+            f"{simulator.platform_url}/api/v1/search",
+            params={"query": f"to:{admin}"},
+            headers=ADMIN_HEADERS,
         )
         return found.json()["messages"]
 
     wait_until(lambda: len(delivered()) == 1, 10, "the code email")
     [summary] = delivered()
-    body = httpx.get(f"{simulator.platform_url}/api/v1/message/{summary['ID']}").json()
+    body = httpx.get(
+        f"{simulator.platform_url}/api/v1/message/{summary['ID']}", headers=ADMIN_HEADERS
+    ).json()
     assert summary["Subject"].startswith("Code de confirmation de la SUPPRESSION")
     assert "48213907" in body["Text"]
     # One hour from when the step was scheduled, in Paris time, truncated to the minute.

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.processes import wait_until
-from tests.stack import Stack
+from tests.stack import ADMIN_HEADERS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +19,13 @@ WEEKDAYS = {
 
 
 def mails_to(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(f"{stack.platform_url}/api/v1/search", params={"query": f"to:{address}"})
+    found = httpx.get(
+        f"{stack.platform_url}/api/v1/search",
+        params={"query": f"to:{address}"},
+        headers=ADMIN_HEADERS,
+    )
     return [
-        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}").json()
+        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
         for m in found.json()["messages"]
     ]
 
