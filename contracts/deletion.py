@@ -19,7 +19,7 @@ DEFAULT_HARD_CAP = timedelta(days=30)
 
 # The delivery team's purge, in order; each is one idempotent platform call shown in the UI.
 PURGE_STEPS = ("extensions", "users", "recordings", "numbers", "usage", "billing")
-# Issue 15: what the purge also erases, in deletions started since (workflow patch
+# What the purge also erases, in deletions started since (workflow patch
 # ERASE_EVERYTHING); the step-by-step purge of older deletions keeps PURGE_STEPS alone.
 ERASE_STEPS = ("mobile-lines", "contacts", "problem-reports")
 PURGE_LABELS = {

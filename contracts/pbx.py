@@ -70,7 +70,7 @@ class ServiceSnapshot(BaseModel):
     usage_minutes: int = 0
     users_total: int = 0
     recordings_total: int = 0
-    # What else a deletion erases (issue 15): live eSIM lines, numbers not released, support
+    # What else a deletion erases: live eSIM lines, numbers not released, support
     # contacts and problem reports of the tenant's customer account.
     mobile_lines_total: int = 0
     numbers_total: int = 0

@@ -3,7 +3,7 @@
 A workflow id is reused (a second deactivation of a tenant after its reactivation, a deletion
 requested again after an expired code), and the UI opens the *latest* run of an id given alone.
 So every link that stands for one procedure carries its run id: a ticket opened last month still
-opens the run that opened it (issue 19.7).
+opens the run that opened it.
 """
 
 from urllib.parse import quote, urlencode

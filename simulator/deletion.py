@@ -121,7 +121,7 @@ def _users(connection: Connection, tenant_id: str) -> int:
 
 
 # In the order the delivery team runs them. Other areas of the platform that hold a tenant's
-# data add theirs with ``register_purger``. The last three erase what issue 15 found left over:
+# data add theirs with ``register_purger``. The last three erase what deletions used to leave:
 # eSIM lines and their licences, support contacts, pending problem reports (closed with the
 # account: nothing of them remains).
 PURGE_STEPS: dict[str, Purger] = {

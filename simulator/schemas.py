@@ -60,7 +60,7 @@ class StoredData(BaseModel):
     extensions: int
     extensions_registered: int
     recordings: int
-    # Issue 15: a deletion erases these too (lines end, numbers released, contacts and
+    # A deletion erases these too (lines end, numbers released, contacts and
     # problem reports closed); the deletion's final check reads them here.
     mobile_lines: int = 0
     numbers: int = 0

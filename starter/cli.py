@@ -207,7 +207,7 @@ async def list_procedures(
         render.out.print("no procedure is running" if not all_ else "no procedure found")
     else:
         render.procedures_table(items, "Procedures" if all_ else "Running procedures")
-    # The same lists in the Temporal UI, one click away (issue 19.8).
+    # The same lists in the Temporal UI, one click away.
     views = [ui_views.escalated_and_running()]
     if tenant:
         views.append(ui_views.running_for_tenant(tenant))

@@ -3,7 +3,7 @@
 The procedure's Signal handler hands every ``PlatformEvent`` to ``on_event``; ``wait`` returns
 when the job's target state was reported or a safety poll finds it (see ``workflows.sla``).
 
-A callback is a hint, never a verdict (issue 16): ``wait_and_read`` follows the wake-up with the
+A callback is a hint, never a verdict: ``wait_and_read`` follows the wake-up with the
 platform's own read of the service, which the procedure then verifies. When that read shows the
 job is not done, the callback is ignored and the wait goes on (SLA ticket, polls and hard cap as
 before); after ``MAX_CALLBACK_WAKES`` such callbacks only the safety polls can end the wait.

@@ -70,7 +70,7 @@ _CODE_FORMAT = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 # 1 billable action instead of 18 events and 6 actions); those started before keep their six.
 # Once none of those can still be running (the 30-day hard cap), the old branch can go.
 PURGE_IN_ONE_ACTIVITY = "purge-in-one-activity"
-# Deletions started after this change erase everything of the tenant (issue 15): each eSIM line's
+# Deletions started after this change erase everything of the tenant: each eSIM line's
 # workflow is told to end its line (device deleted, licence back, user told), and the purge also
 # ends what is left of the lines, removes the support contacts and closes the problem reports;
 # the final check covers all of it.
