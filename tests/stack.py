@@ -139,6 +139,13 @@ class Stack:
         headers = {"Authorization": f"Bearer {TOKEN}", **ADMIN_HEADERS}
         return httpx.Client(base_url=self.platform_url, headers=headers, timeout=10)
 
+    def mails_to(self, address: str) -> list[dict[str, Any]]:
+        """Every message in the simulator's mailbox addressed to `address`, whole (the
+        mailbox API needs the admin token)."""
+        with self.api() as api:
+            found = api.get("/api/v1/search", params={"query": f"to:{address}"})
+            return [api.get(f"/api/v1/message/{m['ID']}").json() for m in found.json()["messages"]]
+
     def put_tenant(self, tenant_id: str, **settings: Any) -> dict[str, Any]:
         with self.api() as api:
             response = api.put(

@@ -3,11 +3,10 @@ mailbox, as a tenant's Admin reads it (real dev server, simulator, worker and CL
 
 import re
 
-import httpx
 import pytest
 
 from tests.processes import wait_until
-from tests.stack import ADMIN_HEADERS, Stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -16,18 +15,6 @@ WEEKDAYS = {
     "fr": "(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)",
     "bg": "(понеделник|вторник|сряда|четвъртък|петък|събота|неделя)",
 }
-
-
-def mails_to(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(
-        f"{stack.platform_url}/api/v1/search",
-        params={"query": f"to:{address}"},
-        headers=ADMIN_HEADERS,
-    )
-    return [
-        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
-        for m in found.json()["messages"]
-    ]
 
 
 @pytest.mark.parametrize(
@@ -68,8 +55,8 @@ def test_the_deletion_code_email_is_in_the_tenant_language(
     requested = stack.cli("delete", "--tenant", tenant, "--requested-by", "ops@provider.example")
 
     assert requested.code == 0, requested.stderr
-    wait_until(lambda: mails_to(stack, f"anna@{tenant}.example"), 10, "the code email")
-    [email] = mails_to(stack, f"anna@{tenant}.example")
+    wait_until(lambda: stack.mails_to(f"anna@{tenant}.example"), 10, "the code email")
+    [email] = stack.mails_to(f"anna@{tenant}.example")
     assert email["Subject"] == subject.format("del")
     code = re.search(re.escape(label) + r"\s+(\d{8})", email["Text"]).group(1)
     assert re.search(validity, email["Text"]), email["Text"]

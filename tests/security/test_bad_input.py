@@ -559,18 +559,6 @@ class World:
     observer: "Observer"
 
 
-def _mails(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(
-        f"{stack.platform_url}/api/v1/search",
-        params={"query": f"to:{address}"},
-        headers=ADMIN_HEADERS,
-    )
-    return [
-        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
-        for m in found.json()["messages"]
-    ]
-
-
 def _ok(result: Any) -> Any:
     assert result.code == 0, result.stderr
     return result
@@ -660,8 +648,8 @@ def _mobile(stack: Stack, values: dict[str, str]) -> None:
     def provision(user: str, address: str, **env: str) -> tuple[str, str]:
         started = _ok(stack.cli("mobile", "provision", "--tenant", MOBILE, "--user", user,
                                 "--json", **env))  # fmt: skip
-        wait_until(lambda: _mails(stack, address), 20, f"{user}'s activation email")
-        [mail] = _mails(stack, address)
+        wait_until(lambda: stack.mails_to(address), 20, f"{user}'s activation email")
+        [mail] = stack.mails_to(address)
         code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", mail["Text"]).group(1)
         return json.loads(started.stdout)["device_id"], f"LPA:1$smdp.bad.example${code}"
 
@@ -937,7 +925,7 @@ def test_injection_looking_free_text_is_data_stored_and_mailed_verbatim(world: W
     stack = world.stack
     text = "Robert'); DROP TABLE customers;-- <script>alert(1)</script> {{7*7}} ${jndi:x} $(id)"
     contact = f"paola@{RESELLER}.example"
-    before = len(_mails(stack, contact))
+    before = len(stack.mails_to(contact))
 
     reported = stack.cli(
         "report-problem", "--account", ACCOUNT, "--application", "Softphone <b>",
@@ -945,8 +933,8 @@ def test_injection_looking_free_text_is_data_stored_and_mailed_verbatim(world: W
     )  # fmt: skip
 
     assert reported.code == 0, reported.stderr
-    wait_until(lambda: len(_mails(stack, contact)) == before + 1, 15, "the problem report")
-    [mail] = [m for m in _mails(stack, contact) if text in m["Text"]]
+    wait_until(lambda: len(stack.mails_to(contact)) == before + 1, 15, "the problem report")
+    [mail] = [m for m in stack.mails_to(contact) if text in m["Text"]]
     assert "<script>" not in mail["HTML"]
     with stack.api() as api:
         accounts = api.get("/pbx/customers", params={"reseller": RESELLER}).json()

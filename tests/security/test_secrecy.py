@@ -16,30 +16,17 @@ import asyncio
 import json
 import re
 
-import httpx
 import pytest
 
 from tests.processes import wait_until
 from tests.security.evidence import UPDATE_ACCEPTED, Evidence, collect
-from tests.stack import ADMIN_HEADERS, Stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
-def mails_to(stack: Stack, address: str) -> list[dict]:
-    found = httpx.get(
-        f"{stack.platform_url}/api/v1/search",
-        params={"query": f"to:{address}"},
-        headers=ADMIN_HEADERS,
-    )
-    return [
-        httpx.get(f"{stack.platform_url}/api/v1/message/{m['ID']}", headers=ADMIN_HEADERS).json()
-        for m in found.json()["messages"]
-    ]
-
-
 def code_of(stack: Stack, tenant: str) -> str:
-    [email] = mails_to(stack, f"anna@{tenant}.example")
+    [email] = stack.mails_to(f"anna@{tenant}.example")
     return re.search(r":\s+(\d{8})\s*$", email["Text"], re.MULTILINE).group(1)  # any language
 
 
@@ -58,7 +45,7 @@ def test_the_deletion_code_shows_nowhere(stack: Stack):
     stack.put_tenant(tenant, deletion_seconds=0.5, recordings=3)
     requested = stack.cli("delete", "--tenant", tenant, "--requested-by", "ops@provider.example")
     assert requested.code == 0, requested.stderr
-    [email] = mails_to(stack, f"anna@{tenant}.example")
+    [email] = stack.mails_to(f"anna@{tenant}.example")
     code = re.search(r":\s+(\d{8})\s*$", email["Text"], re.MULTILINE).group(1)
     assert code not in requested.stdout  # the operator never sees it: only the Admins
 
@@ -69,7 +56,7 @@ def test_the_deletion_code_shows_nowhere(stack: Stack):
     wait_until(
         lambda: any(
             m["Subject"].startswith("Cloud PBX service deleted")  # the operator's, in English
-            for m in mails_to(stack, "ops@provider.example")
+            for m in stack.mails_to("ops@provider.example")
         ),
         15,
         "the completion email",
@@ -130,7 +117,7 @@ def test_esim_activation_codes_show_nowhere_but_in_the_users_mailbox(stack: Stac
     )
     assert provisioned.code == 0, provisioned.stderr
     device_id = json.loads(provisioned.stdout)["device_id"]
-    [first] = mails_to(stack, user_mail)
+    [first] = stack.mails_to(user_mail)
     first_code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", first["Text"]).group(1)
     activated = stack.cli(
         "mobile", "simulate", "activate", "--code", f"LPA:1$smdp.sec.example${first_code}"
@@ -144,8 +131,8 @@ def test_esim_activation_codes_show_nowhere_but_in_the_users_mailbox(stack: Stac
     wait_until(lambda: device_status() == "online", 20, "the line online")
     replaced = stack.cli("mobile", "lost-stolen", "--device", device_id, "--json")
     assert replaced.code == 0, replaced.stderr
-    wait_until(lambda: len(mails_to(stack, user_mail)) == 2, 15, "the replacement code's email")
-    second = next(m for m in mails_to(stack, user_mail) if m["ID"] != first["ID"])
+    wait_until(lambda: len(stack.mails_to(user_mail)) == 2, 15, "the replacement code's email")
+    second = next(m for m in stack.mails_to(user_mail) if m["ID"] != first["ID"])
     second_code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", second["Text"]).group(1)
     assert second_code != first_code
     deleted = stack.cli("mobile", "delete", "--device", device_id, "--yes")
