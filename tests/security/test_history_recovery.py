@@ -28,7 +28,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tests.security.evidence import UPDATE_ACCEPTED, collect
-from tests.security.test_secrecy import mails_to
 from tests.stack import TOKEN, Stack
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +92,7 @@ def test_history_alone_never_yields_the_code_even_with_the_defaults(stack: Stack
     stack.put_tenant(tenant)
     requested = stack.cli("delete", "--tenant", tenant, "--requested-by", "ops@provider.example")
     assert requested.code == 0, requested.stderr
-    [email] = mails_to(stack, f"anna@{tenant}.example")
+    [email] = stack.mails_to(f"anna@{tenant}.example")
     code = re.search(r":\s+(\d{8})\s*$", email["Text"], re.MULTILINE).group(1)  # any language
     wrong = f"{(int(code) + 1) % 10**8:08d}"
     assert stack.cli("delete", "confirm", "--tenant", tenant, "--code", wrong).code == 1
