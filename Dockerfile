@@ -1,15 +1,12 @@
 # syntax=docker/dockerfile:1
-# One image for the three pbxops processes; docker-compose.yml picks the command:
-#   python worker.py                                      the Temporal worker (the default)
-#   python -m simulator serve --host 0.0.0.0 --seed ...   the simulated PBX platform/helpdesk
-#   pbxops ...                                            the operator CLI
+# Two images from one file; docker-compose.yml builds each by its target:
+#   product    (pbxops:local)      the worker (the default command) and the operator CLI:
+#                                    pbxops worker · pbxops <command> ...
+#   simulator  (pbxsim:local)      the simulated PBX platform, helpdesk and mailbox, for dev stacks:
+#                                    pbxsim serve --host 0.0.0.0 --seed ...
+# The product image holds no simulator code and none of its dependencies (SQLAlchemy, aiosmtpd).
 # Health checks are per role, so they live in docker-compose.yml, not here.
-FROM python:3.11-slim
-
-LABEL org.opencontainers.image.title="pbxops" \
-      org.opencontainers.image.description="Temporal workflows automating a Cloud PBX provider's procedures: worker, operator CLI and platform simulator" \
-      org.opencontainers.image.version="0.1.0" \
-      org.opencontainers.image.licenses="Proprietary"
+FROM python:3.11-slim AS base
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -24,28 +21,48 @@ RUN groupadd --system --gid 10001 pbxops \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them.
+# The product's dependencies first, from pyproject.toml alone, so editing code does not reinstall them.
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# The sources (the packages pyproject.toml installs, and the top-level worker module).
-COPY worker.py ./
-COPY contracts/ contracts/
-COPY workflows/ workflows/
-COPY activities/ activities/
-COPY starter/ starter/
-COPY simulator/ simulator/
-COPY runtime/ runtime/
-RUN pip install --no-cache-dir . \
- && rm -rf build ./*.egg-info \
- && python -m compileall -q /app
+COPY src/ src/
+RUN pip install --no-cache-dir --no-deps . \
+ && rm -rf build src/*.egg-info
+
+# --- the simulator: the product's contracts (its lifecycle table) plus its own project ---------
+FROM base AS simulator
+
+LABEL org.opencontainers.image.title="pbxops-simulator" \
+      org.opencontainers.image.description="Simulated Cloud PBX platform, helpdesk and mailbox for pbxops dev stacks" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Proprietary"
+
+COPY sim/ sim/
+RUN pip install --no-cache-dir ./sim \
+ && rm -rf sim \
+ && python -m compileall -q /usr/local/lib/python3.11/site-packages/pbxsim
+
+USER pbxops
+EXPOSE 8080 1025
+CMD ["pbxsim", "serve", "--host", "0.0.0.0"]
+
+# --- the product: worker and CLI (the last stage, so a plain `docker build .` gives it) ---------
+FROM base AS product
+
+LABEL org.opencontainers.image.title="pbxops" \
+      org.opencontainers.image.description="Temporal workflows automating a Cloud PBX provider's procedures: worker and operator CLI" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Proprietary"
+
+RUN rm -rf src \
+ && python -m compileall -q /usr/local/lib/python3.11/site-packages/pbxops
 
 USER pbxops
 
-# simulator HTTP, worker callback receiver, worker Prometheus metrics
-EXPOSE 8080 8099 9464
+# worker callback receiver, worker Prometheus metrics
+EXPOSE 8099 9464
 
-CMD ["python", "worker.py"]
+CMD ["pbxops", "worker"]

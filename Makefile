@@ -15,10 +15,11 @@ help:
 	@echo "make clean      remove .data/ (Temporal history, simulator state)"
 	@echo "make messages   update the customer emails' .po catalogues from the templates"
 
-# Re-install whenever pyproject.toml changes; the venv is created if missing.
-$(STAMP): pyproject.toml
+# Re-install whenever a pyproject.toml changes; the venv is created if missing. Two projects: the
+# product (pbxops, with its dev tools) and the simulator it is developed against (sim/).
+$(STAMP): pyproject.toml sim/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -e ./sim
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,11 +30,11 @@ up: install
 	@mkdir -p .data
 	$(BIN)/honcho start -f Procfile
 
-# The worker runs under runtime/supervise.py: a worker that dies is started again by itself, and
+# The worker runs under pbxops/runtime/supervise.py: a worker that dies is started again by itself, and
 # this restarts it now (e.g. after changing code), the server and the simulator staying up.
 restart-worker:
 	@pid="$$(cat .data/worker.pid 2>/dev/null)"; \
-	ps -p "$${pid:-0}" -o args= 2>/dev/null | grep -q runtime.supervise \
+	ps -p "$${pid:-0}" -o args= 2>/dev/null | grep -q pbxops.runtime.supervise \
 	  || { echo "no worker to restart: is make up running in this checkout?"; exit 1; }; \
 	kill -HUP "$$pid" && echo "worker restarting (see make up's output)"
 
@@ -55,7 +56,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy contracts workflows activities starter runtime simulator bench worker.py
+	$(BIN)/mypy src sim/src bench worker.py
 
 clean:
 	rm -rf .data
@@ -64,8 +65,8 @@ clean:
 # merge new or changed messages into each language's .po (then translate the empty msgstr lines).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
-		-o activities/locale/messages.pot .
-	$(BIN)/pybabel update -i activities/locale/messages.pot -d activities/locale \
+		-o src/pbxops/activities/locale/messages.pot .
+	$(BIN)/pybabel update -i src/pbxops/activities/locale/messages.pot -d src/pbxops/activities/locale \
 		--no-fuzzy-matching --ignore-obsolete --width 100 --ignore-pot-creation-date
 
 # --- benchmarks: never part of `make test` (docs/benchmarks.md; results in bench/results/) ------
@@ -102,4 +103,4 @@ test-chaos: install
 # The codec server the Temporal UI decodes encrypted payloads through (PBXOPS_PAYLOAD_KEY and
 # PBXOPS_CODEC_SERVER_TOKEN must be set; see docs/security.md).
 codec-server: install
-	$(BIN)/python -m runtime.codec_server
+	$(BIN)/python -m pbxops.runtime.codec_server

@@ -109,15 +109,16 @@ from bench.common import (
     table,
     write_results,
 )
-from contracts import search_attributes as sa
-from contracts.deletion import (
+from pbxops.cli.deletion import confirmation
+from pbxops.contracts import search_attributes as sa
+from pbxops.contracts.deletion import (
     Answer,
     DeletionInput,
     DeletionResult,
     DeletionStatus,
     Phase,
 )
-from contracts.mobile import (
+from pbxops.contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     DeleteRequest,
     DeviceStatus,
@@ -125,17 +126,16 @@ from contracts.mobile import (
     MobileLineResult,
     MobileLineStatus,
 )
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
-from runtime.sandbox import workflow_runner
-from runtime.search_attributes import add_all
-from starter.deletion import confirmation
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.runtime.search_attributes import add_all
+from pbxops.workflows.registry import ALL_WORKFLOWS
 from tests.conftest import installed_binary
 from tests.stack import ADMIN_HEADERS, TOKEN
 from tests.workflows.fake_mobile import FakeMobilePlatform
 from tests.workflows.fake_platform import FakePlatform
-from workflows.registry import ALL_WORKFLOWS
 
 TARGET_RATIO = 1.5
 E = EventType

@@ -53,9 +53,9 @@ class BareWorkflow:
 
 
 async def _serve() -> None:
-    from runtime.sandbox import workflow_runner
-    from runtime.settings import Settings
-    from runtime.temporal import connect
+    from pbxops.runtime.sandbox import workflow_runner
+    from pbxops.runtime.settings import Settings
+    from pbxops.runtime.temporal import connect
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     client = await connect(settings, wait_seconds=60)

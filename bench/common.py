@@ -24,10 +24,10 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from bench.bare import BARE_TASK_QUEUE
-from runtime.devserver import command as devserver_command
-from runtime.settings import Settings
-from runtime.temporal import connect
-from starter.history import CLOSED
+from pbxops.cli.history import CLOSED
+from pbxops.runtime.devserver import command as devserver_command
+from pbxops.runtime.settings import Settings
+from pbxops.runtime.temporal import connect
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
 from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 from tests.stack import tenant_body as stack_tenant_body

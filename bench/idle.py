@@ -41,10 +41,10 @@ from bench.common import (
     table,
     write_results,
 )
-from contracts import search_attributes as sa
-from contracts.mobile import MobileLineInput
-from contracts.procedures import Procedure
-from runtime.settings import Settings
+from pbxops.contracts import search_attributes as sa
+from pbxops.contracts.mobile import MobileLineInput
+from pbxops.contracts.procedures import Procedure
+from pbxops.runtime.settings import Settings
 
 TARGETS = {"start_per_second": 50, "worker_rss_mb": 150, "bytes_per_workflow": 20 * 1024}
 

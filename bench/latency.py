@@ -37,9 +37,9 @@ from bench.common import (
     table,
     write_results,
 )
-from contracts.deletion import DeletionInput
-from contracts.procedures import Procedure
-from starter.procedures import Procedures
+from pbxops.cli.procedures import Procedures
+from pbxops.contracts.deletion import DeletionInput
+from pbxops.contracts.procedures import Procedure
 from tests.processes import BIN
 from tests.stack import ADMIN_HEADERS
 

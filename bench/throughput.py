@@ -55,14 +55,14 @@ from bench.common import (
     until_event,
     write_results,
 )
-from contracts import search_attributes as sa
-from contracts.deletion import Answer, DeletionInput, DeletionResult
-from contracts.mobile import MobileLineInput
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
-from starter.deletion import confirmation
-from starter.history import search_attributes_upserted
-from starter.procedures import Procedures
+from pbxops.cli.deletion import confirmation
+from pbxops.cli.history import search_attributes_upserted
+from pbxops.cli.procedures import Procedures
+from pbxops.contracts import search_attributes as sa
+from pbxops.contracts.deletion import Answer, DeletionInput, DeletionResult
+from pbxops.contracts.mobile import MobileLineInput
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
 from tests.stack import ADMIN_HEADERS
 
 TARGET_RATIO = 0.8

@@ -16,7 +16,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from runtime.search_attributes import add_all
+from pbxops.runtime.search_attributes import add_all
 from tests.processes import ROOT
 from tests.stack import Stack
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from runtime.devserver import command as devserver_command
+from pbxops.runtime.devserver import command as devserver_command
 from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
 
 TOKEN = "e2e-token"

@@ -11,8 +11,8 @@ from tests.processes import BIN, ROOT
 PROCESSES = {
     "cli": [str(BIN / "pbxops"), "list"],
     "worker": [str(BIN / "python"), str(ROOT / "worker.py")],
-    "codec server": [str(BIN / "python"), "-m", "runtime.codec_server"],
-    "ready check": [str(BIN / "python"), "-m", "runtime.ready"],
+    "codec server": [str(BIN / "python"), "-m", "pbxops.runtime.codec_server"],
+    "ready check": [str(BIN / "python"), "-m", "pbxops.runtime.ready"],
 }
 
 
@@ -59,7 +59,7 @@ def test_the_same_setting_when_valid_gets_past_the_check(tmp_path):
 def test_a_bad_simulator_setting_is_one_line_and_creates_no_database(tmp_path):
     database = tmp_path / "simulator.db"
     done = run(
-        [str(BIN / "python"), "-m", "simulator"],
+        [str(BIN / "python"), "-m", "pbxsim"],
         tmp_path,
         SIMULATOR_DB=str(database),
         SIMULATOR_HTTP_PORT="eighty",

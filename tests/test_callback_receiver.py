@@ -9,11 +9,11 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.mobile import DEVICE_EVENT_SIGNAL
-from contracts.pbx import PLATFORM_EVENT_SIGNAL
-from contracts.procedures import Procedure
-from runtime.callback_auth import CallbackSigner
-from runtime.callback_receiver import create_receiver
+from pbxops.contracts.mobile import DEVICE_EVENT_SIGNAL
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL
+from pbxops.contracts.procedures import Procedure
+from pbxops.runtime.callback_auth import CallbackSigner
+from pbxops.runtime.callback_receiver import create_receiver
 
 TOKEN = "receiver-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

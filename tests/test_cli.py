@@ -1,7 +1,7 @@
 """The ``pbxops`` command line itself, no stack needed: usage errors are one line (exit code 2),
 help is where it always was, and ids are checked before anything is reached.
 
-Most cases run the CLI's entry (``starter.cli._main``) in this process, the way the executable
+Most cases run the CLI's entry (``pbxops.cli.app._main``) in this process, the way the executable
 does; a few run the real executable with no Temporal server behind its address.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from typer.main import get_command
 
-from starter.cli import _main, app
+from pbxops.cli.app import _main, app
 from tests.processes import BIN, free_port
 
 # Each a command line that does not parse, with the one line it gets.

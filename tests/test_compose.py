@@ -21,17 +21,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from pbxsim.settings import SimulatorSettings
 
-from contracts.search_attributes import ALL
-from runtime import devserver
-from runtime.settings import Settings
-from simulator.settings import SimulatorSettings
+from pbxops.contracts.search_attributes import ALL
+from pbxops.runtime import devserver
+from pbxops.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 SERVICES = {"temporal", "mailpit", "simulator", "worker", "cli"}
 IMAGE_SERVICES = ("simulator", "worker", "cli")
+# The console scripts the images run, as installed next to this interpreter.
+BIN = Path(sys.executable).parent
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -276,13 +278,19 @@ def test_the_admin_token_and_the_callback_secret_stay_where_they_belong(
     assert changed["services"]["simulator"]["environment"]["SIMULATOR_ADMIN_TOKEN"] == "adm1n"
 
 
-def test_the_image_services_share_one_build(services: dict[str, Any]) -> None:
-    images = {services[name]["image"] for name in IMAGE_SERVICES}
-    assert len(images) == 1
+def test_the_product_services_share_one_build_and_the_simulator_has_its_own(
+    services: dict[str, Any],
+) -> None:
+    targets = {name: services[name]["build"].get("target") for name in IMAGE_SERVICES}
+    assert targets == {"worker": "product", "cli": "product", "simulator": "simulator"}
+    assert services["worker"]["image"] == services["cli"]["image"]
+    assert services["simulator"]["image"] != services["worker"]["image"]
+    stages = {rest.split()[-1] for keyword, rest in dockerfile_instructions() if keyword == "FROM"}
     for name in IMAGE_SERVICES:
         build = services[name]["build"]
         assert Path(build["context"]) == ROOT
         assert build["dockerfile"] == "Dockerfile"
+        assert build["target"] in stages
 
 
 # The Dockerfile: what the compose services run must be in the image.
@@ -299,57 +307,78 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_the_dockerfile_builds_one_nonroot_image() -> None:
-    instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
-    assert [k for k, _ in instructions].count("FROM") == 1
-    users = [rest for keyword, rest in instructions if keyword == "USER"]
-    assert users and users[-1] not in ("root", "0", "0:0")
-    assert any(k == "ENV" and "PYTHONUNBUFFERED=1" in rest for k, rest in instructions)
-    assert any(k == "RUN" and "pip install --no-cache-dir ." in rest for k, rest in instructions)
-
-
-def test_the_image_contains_what_pyproject_installs() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    copied = set()
+def stage(name: str) -> list[tuple[str, str]]:
+    """The instructions of one build stage, those of the stages it is built FROM first."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
     for keyword, rest in dockerfile_instructions():
+        if keyword == "FROM":
+            parent, _, alias = rest.partition(" AS ")
+            current = [*stages.get(parent.strip(), []), (keyword, rest)]
+            stages[alias.strip() or parent.strip()] = current
+        else:
+            current.append((keyword, rest))
+    return stages[name]
+
+
+def test_each_image_runs_as_an_unprivileged_user() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim AS base")
+    for name in ("product", "simulator"):
+        users = [rest for keyword, rest in stage(name) if keyword == "USER"]
+        assert users and users[-1] not in ("root", "0", "0:0"), name
+    assert any(k == "ENV" and "PYTHONUNBUFFERED=1" in rest for k, rest in instructions)
+
+
+def copied_into(name: str) -> set[str]:
+    copied = set()
+    for keyword, rest in stage(name):
         if keyword == "COPY" and "--from" not in rest:
             *sources, _destination = rest.split()
             copied |= {source.strip("/").removeprefix("./") for source in sources}
-    packages = {
-        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    }
-    modules = {f"{m}.py" for m in pyproject["tool"]["setuptools"]["py-modules"]}
-    needed = packages | modules | {"pyproject.toml", pyproject["project"]["readme"]}
-    assert needed - copied == set()
-    for path in needed:
+    return copied
+
+
+def test_the_product_image_holds_the_product_and_not_the_simulator() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    where = pyproject["tool"]["setuptools"]["packages"]["find"]["where"]
+    needed = {*where, "pyproject.toml", pyproject["project"]["readme"]}
+    assert needed - copied_into("product") == set()
+    assert "sim" not in copied_into("product")
+    assert "sim" in copied_into("simulator")
+    for path in needed | {"sim/pyproject.toml"}:
         assert (ROOT / path).exists(), path
+    assert any(
+        k == "RUN" and "pip install --no-cache-dir ./sim" in r for k, r in stage("simulator")
+    )
 
 
-def test_the_commands_the_image_runs_exist(services: dict[str, Any]) -> None:
-    (cmd,) = [rest for keyword, rest in dockerfile_instructions() if keyword == "CMD"]
-    assert json.loads(cmd) == services["worker"]["command"] == ["python", "worker.py"]
-    assert (ROOT / "worker.py").is_file()
-
+def test_the_commands_the_images_run_exist(services: dict[str, Any]) -> None:
+    cmd = [rest for keyword, rest in stage("product") if keyword == "CMD"][-1]
+    assert json.loads(cmd) == services["worker"]["command"] == ["pbxops", "worker"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert services["cli"]["entrypoint"] == ["pbxops"]
     assert "pbxops" in scripts
+    worker_help = subprocess.run(
+        [str(BIN / "pbxops"), "worker", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert worker_help.returncode == 0, worker_help.stderr
 
+    sim_scripts = tomllib.loads((ROOT / "sim" / "pyproject.toml").read_text())["project"]["scripts"]
     command = services["simulator"]["command"]
-    assert command[:4] == ["python", "-m", "simulator", "serve"]
-    if importlib.util.find_spec("simulator.__main__") is None:
-        pytest.fail("simulator/__main__.py is missing: `python -m simulator serve` cannot run")
+    assert command[:2] == ["pbxsim", "serve"]
+    assert "pbxsim" in sim_scripts
     result = subprocess.run(
-        [sys.executable, "-m", "simulator", "serve", "--help"],
+        [str(BIN / "pbxsim"), "serve", "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    for flag in (arg for arg in command[4:] if arg.startswith("--")):
+    for flag in (arg for arg in command[2:] if arg.startswith("--")):
         option = re.compile(rf"(?<![\w-]){re.escape(flag)}(?![\w-])")
-        assert option.search(result.stdout), f"`simulator serve` has no {flag} option"
+        assert option.search(result.stdout), f"`pbxsim serve` has no {flag} option"
 
 
 def test_the_build_context_leaves_secrets_and_bulk_out() -> None:

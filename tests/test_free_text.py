@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from contracts.deletion import WithdrawRequest
-from contracts.mobile import CodeRequest, DeleteRequest
-from contracts.provisioning import (
+from pbxops.cli.provisioning import validation_errors
+from pbxops.contracts.deletion import WithdrawRequest
+from pbxops.contracts.mobile import CodeRequest, DeleteRequest
+from pbxops.contracts.provisioning import (
     AccountChanges,
     AdminUser,
     CustomerDetails,
@@ -21,14 +22,13 @@ from contracts.provisioning import (
     RoleAssignment,
     RoleSetup,
 )
-from contracts.support import (
+from pbxops.contracts.support import (
     ActingAs,
     ContactAction,
     ProblemReportInput,
     SupportContactsChangeInput,
 )
-from contracts.text import MultiLine, SingleLine
-from starter.provisioning import validation_errors
+from pbxops.contracts.text import MultiLine, SingleLine
 
 
 class Form(BaseModel):

@@ -5,9 +5,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from runtime.settings import Settings, secrets_dir
-from simulator.numbers_vault import vault_dir
-from simulator.settings import SimulatorSettings
+from pbxsim.numbers_vault import vault_dir
+from pbxsim.settings import SimulatorSettings
+
+from pbxops.runtime.settings import Settings, secrets_dir
 from tests.conftest import DEVELOPER_VARIABLES, TEST_SWITCHES
 from tests.processes import BIN, ROOT, Process
 

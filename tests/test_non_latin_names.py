@@ -7,9 +7,9 @@ tests/simulator/test_simulator_provisioning.py.
 """
 
 import pytest
+from pbxsim.provisioning import name_key as platform_name_key
 
-from contracts.provisioning import CustomerDetails, name_key
-from simulator.provisioning import name_key as platform_name_key
+from pbxops.contracts.provisioning import CustomerDetails, name_key
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from starter.errors import OperatorError
-from starter.number_removal import collect_numbers, parse_number
+from pbxops.cli.errors import OperatorError
+from pbxops.cli.number_removal import collect_numbers, parse_number
 
 
 @pytest.mark.parametrize(

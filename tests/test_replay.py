@@ -15,11 +15,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
-from runtime.sandbox import workflow_runner
-from workflows.registry import ALL_WORKFLOWS
-from workflows.service_transition import ServiceDeactivation
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.workflows.registry import ALL_WORKFLOWS
+from pbxops.workflows.service_transition import ServiceDeactivation
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

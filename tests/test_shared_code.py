@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.shared_code import SharedCodeFinder
+from pbxops.runtime.shared_code import SharedCodeFinder
 
 
 @pytest.fixture

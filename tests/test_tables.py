@@ -7,11 +7,11 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from contracts.deletion import DeletionStatus, Phase
-from contracts.number_removal import NumberOutcome, NumberState
-from contracts.procedures import Procedure
-from starter import mobile, number_removal, provisioning, render
-from starter.procedures import Listed
+from pbxops.cli import mobile, number_removal, provisioning, render
+from pbxops.cli.procedures import Listed
+from pbxops.contracts.deletion import DeletionStatus, Phase
+from pbxops.contracts.number_removal import NumberOutcome, NumberState
+from pbxops.contracts.procedures import Procedure
 
 WIDTH = 80
 WHEN = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)

@@ -2,9 +2,9 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from runtime.links import workflows_url
-from runtime.settings import Settings
-from starter import ui_views
+from pbxops.cli import ui_views
+from pbxops.runtime.links import workflows_url
+from pbxops.runtime.settings import Settings
 
 UI = "http://ui.example:8233/"
 

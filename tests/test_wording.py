@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from contracts.wording import days_or_seconds, minutes_or_hours, plural
+from pbxops.contracts.wording import days_or_seconds, minutes_or_hours, plural
 from tests.processes import ROOT
 
 

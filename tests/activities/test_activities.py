@@ -10,17 +10,17 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.codes import CodeVault
-from activities.helpdesk import HelpdeskActivities
-from activities.locales import Locales
-from activities.mail import MailActivities, SmtpSender
-from activities.pbx import PbxActivities
-from contracts.deletion import PURGE_STEPS, CodeEmail, PurgeRequest
-from contracts.emails import Audience, EmailTemplate, TemplatedEmail
-from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
-from contracts.mail import EmailMessage
-from contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
-from runtime.callback_auth import CallbackSigner
+from pbxops.activities.codes import CodeVault
+from pbxops.activities.helpdesk import HelpdeskActivities
+from pbxops.activities.locales import Locales
+from pbxops.activities.mail import MailActivities, SmtpSender
+from pbxops.activities.pbx import PbxActivities
+from pbxops.contracts.deletion import PURGE_STEPS, CodeEmail, PurgeRequest
+from pbxops.contracts.emails import Audience, EmailTemplate, TemplatedEmail
+from pbxops.contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
+from pbxops.contracts.mail import EmailMessage
+from pbxops.contracts.pbx import ServiceState, TenantRef, TransitionKind, TransitionRequest
+from pbxops.runtime.callback_auth import CallbackSigner
 from tests.processes import free_port, wait_until
 from tests.stack import ADMIN_HEADERS, Stack
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from activities.calendar import add_business_days, is_business_day
+from pbxops.activities.calendar import add_business_days, is_business_day
 
 ROME = ZoneInfo("Europe/Rome")
 

@@ -12,15 +12,15 @@ import pytest
 from aiosmtplib.email import flatten_message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from pbxsim.mailbox import parse_message
 
-from activities import emails
-from activities.codes import CodeVault
-from activities.locales import Locales
-from activities.mail import MailActivities, SmtpSender, plan
-from contracts.emails import Audience, EmailTemplate, TemplatedEmail
-from contracts.mail import EmailMessage
-from runtime.settings import Settings
-from simulator.mailbox import parse_message
+from pbxops.activities import emails
+from pbxops.activities.codes import CodeVault
+from pbxops.activities.locales import Locales
+from pbxops.activities.mail import MailActivities, SmtpSender, plan
+from pbxops.contracts.emails import Audience, EmailTemplate, TemplatedEmail
+from pbxops.contracts.mail import EmailMessage
+from pbxops.runtime.settings import Settings
 
 LANGUAGES = ("en", "it", "fr", "bg")
 TRANSLATED = ("it", "fr", "bg")

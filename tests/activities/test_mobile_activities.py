@@ -13,10 +13,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.codes import CodeVault
-from activities.mail import SmtpSender
-from activities.mobile import MobileActivities
-from contracts.mobile import (
+from pbxops.activities.codes import CodeVault
+from pbxops.activities.mail import SmtpSender
+from pbxops.activities.mobile import MobileActivities
+from pbxops.contracts.mobile import (
     CodeReason,
     CodeState,
     Delivery,
@@ -26,7 +26,7 @@ from contracts.mobile import (
     IssueCode,
     ProvisionLine,
 )
-from runtime.callback_auth import CallbackSigner
+from pbxops.runtime.callback_auth import CallbackSigner
 from tests.processes import free_port
 from tests.qr import decode_qr_png
 from tests.stack import ADMIN_HEADERS, Stack

@@ -14,16 +14,16 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
-from activities.number_removal import NumberRemovalActivities
-from contracts.number_removal import (
+from pbxops.activities.number_removal import NumberRemovalActivities
+from pbxops.contracts.number_removal import (
     BillingAccountRef,
     DeleteDevice,
     LookupNumbers,
     RequesterCheck,
     VerifyRemoval,
 )
-from runtime.number_systems import OperatorSystems, System, account
-from runtime.settings import Settings
+from pbxops.runtime.number_systems import OperatorSystems, System, account
+from pbxops.runtime.settings import Settings
 from tests.stack import Stack
 
 SYSTEMS = ("csu", "device_portal", "ecommerce")

@@ -14,11 +14,11 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.codes import CodeVault
-from activities.mail import MailActivities, SmtpSender
-from activities.provisioning import ProvisioningActivities, e164
-from activities.support import SupportActivities
-from contracts.provisioning import (
+from pbxops.activities.codes import CodeVault
+from pbxops.activities.mail import MailActivities, SmtpSender
+from pbxops.activities.provisioning import ProvisioningActivities, e164
+from pbxops.activities.support import SupportActivities
+from pbxops.contracts.provisioning import (
     AccountChanges,
     AccountRef,
     AdminUser,
@@ -34,7 +34,7 @@ from contracts.provisioning import (
     SyncUsersRequest,
     UpdateAccount,
 )
-from contracts.support import (
+from pbxops.contracts.support import (
     ActingAs,
     ContactAction,
     ContactRef,

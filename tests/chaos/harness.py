@@ -35,16 +35,16 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from contracts import search_attributes as sa
-from contracts.deletion import DeletionInput, DeletionResult, Phase
-from contracts.mobile import DeleteRequest, MobileLineInput, MobileLineResult
-from contracts.number_removal import NumberRemovalInput, NumberRemovalResult
-from contracts.pbx import ServiceState
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
-from runtime.settings import Settings
-from runtime.temporal import connect
-from starter.deletion import confirmation
+from pbxops.cli.deletion import confirmation
+from pbxops.contracts import search_attributes as sa
+from pbxops.contracts.deletion import DeletionInput, DeletionResult, Phase
+from pbxops.contracts.mobile import DeleteRequest, MobileLineInput, MobileLineResult
+from pbxops.contracts.number_removal import NumberRemovalInput, NumberRemovalResult
+from pbxops.contracts.pbx import ServiceState
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
+from pbxops.runtime.settings import Settings
+from pbxops.runtime.temporal import connect
 from tests.stack import ADMIN_HEADERS, TOKEN, Stack
 
 # How the 100 procedures are mixed (kind: share). "escalation" is a deactivation whose platform is

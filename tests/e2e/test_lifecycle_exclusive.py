@@ -12,12 +12,12 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from contracts.deletion import DeletionInput
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput
-from runtime.settings import Settings
-from starter.errors import OperatorError
-from starter.procedures import Procedures, Started
+from pbxops.cli.errors import OperatorError
+from pbxops.cli.procedures import Procedures, Started
+from pbxops.contracts.deletion import DeletionInput
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.runtime.settings import Settings
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e

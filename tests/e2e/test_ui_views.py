@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from contracts import search_attributes as sa
-from runtime.settings import Settings
-from runtime.temporal import connect
+from pbxops.contracts import search_attributes as sa
+from pbxops.runtime.settings import Settings
+from pbxops.runtime.temporal import connect
 from tests.e2e.test_deactivation_cli import tickets
 from tests.processes import wait_until
 from tests.stack import Stack

@@ -62,7 +62,7 @@ def test_a_worker_that_dies_is_started_again_and_the_stack_stays_up(server_and_s
     stack = server_and_simulator
     pidfile = stack.workdir / "worker.pid"
     command = shlex.split(worker_entry())
-    assert command[1:4] == ["-m", "runtime.supervise", "--name"]
+    assert command[1:4] == ["-m", "pbxops.runtime.supervise", "--name"]
     # The Procfile's entry with this venv's interpreter, this checkout's worker and a test pidfile.
     command = [str(BIN / "python") if part == ".venv/bin/python" else part for part in command]
     command = [str(ROOT / "worker.py") if part == "worker.py" else part for part in command]

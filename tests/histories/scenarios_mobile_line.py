@@ -7,10 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
-
 from contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
 from contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
@@ -21,9 +17,13 @@ from contracts.mobile import (
     MobileLineResult,
     MobileLineStatus,
 )
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from workflows.mobile_line import MobileLine
+
 from tests.histories.record import Scenario
 from tests.workflows.fake_mobile import FakeMobilePlatform
-from workflows.mobile_line import MobileLine
 
 DEVICE = "md-history"
 

@@ -3,13 +3,13 @@ manual handling, the verification ticket, a refused requester."""
 
 from datetime import timedelta
 
+from contracts.number_removal import NumberRemovalInput
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from workflows.number_removal import NumberPackageRemoval
 
-from contracts.number_removal import NumberRemovalInput
 from tests.histories.record import Scenario
 from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
-from workflows.number_removal import NumberPackageRemoval
 
 N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"
 

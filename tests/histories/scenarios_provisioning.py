@@ -4,9 +4,6 @@ problem reports worth guarding (against the in-memory portal of tests/workflows)
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-
 from contracts.provisioning import (
     AccountChanges,
     ConnectionState,
@@ -22,8 +19,8 @@ from contracts.support import (
     ProblemReportInput,
     SupportContactsChangeInput,
 )
-from tests.histories.record import Scenario
-from tests.workflows.fake_customers import FakeCustomers
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
@@ -31,6 +28,9 @@ from workflows.provisioning import (
     PbxConnectionEnable,
 )
 from workflows.support import ProblemReport, SupportContactsChange
+
+from tests.histories.record import Scenario
+from tests.workflows.fake_customers import FakeCustomers
 
 
 def _input(**customer: Any) -> CustomerProvisioningInput:

@@ -4,15 +4,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
-
 from contracts.deletion import DeletionInput, WithdrawRequest
 from starter.deletion import confirmation
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from workflows.service_deletion import ServiceDeletion
+
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.test_service_deletion import code_emailed, platform_deletes, wrong
-from workflows.service_deletion import ServiceDeletion
 
 Drive = Callable[[WorkflowEnvironment, WorkflowHandle, FakePlatform], Awaitable[None]]
 

@@ -3,16 +3,16 @@
 import contextlib
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
-
 from contracts.lifecycle import BEGIN_UPDATE, BeginProcedure, ServiceInput
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
 from contracts.procedures import Procedure
 from contracts.service_transition import ServiceTransitionInput
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from workflows.service_lifecycle import ServiceLifecycle
+
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
-from workflows.service_lifecycle import ServiceLifecycle
 
 
 def _deactivation_then_refused_deletion() -> Scenario:

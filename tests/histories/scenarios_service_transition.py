@@ -2,14 +2,14 @@
 
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-
 from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
 from contracts.service_transition import ServiceTransitionInput
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from workflows.service_transition import ServiceDeactivation, ServiceReactivation
+
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
-from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
 
 def _scenario(name, workflow, initial, finish_after, target, **overrides) -> Scenario:

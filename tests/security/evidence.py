@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.settings import Settings
-from runtime.temporal import connect
+from pbxops.runtime.settings import Settings
+from pbxops.runtime.temporal import connect
 from tests.stack import Stack
 
 UPDATE_ACCEPTED = "workflowExecutionUpdateAcceptedEventAttributes"

@@ -37,12 +37,12 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from typer.testing import CliRunner
 
-from contracts import search_attributes as sa
-from contracts.deletion import DeletionInput, DeletionResult, Phase
-from contracts.procedures import Procedure
-from runtime.settings import Settings, get_settings
-from runtime.temporal import connect
-from starter import cli
+from pbxops.cli import app as cli
+from pbxops.contracts import search_attributes as sa
+from pbxops.contracts.deletion import DeletionInput, DeletionResult, Phase
+from pbxops.contracts.procedures import Procedure
+from pbxops.runtime.settings import Settings, get_settings
+from pbxops.runtime.temporal import connect
 from tests.processes import wait_until
 from tests.stack import ADMIN_HEADERS, TOKEN, Stack, tenant_body
 
@@ -908,7 +908,7 @@ def test_the_catalogue_covers_every_command():
     assert len({row.id for row in rows}) == len(rows)
     assert len({(row.args, tuple(sorted(row.env.items()))) for row in rows}) >= 150
     assert sum(1 for param in HOSTILE if param.values[0].via == "exe") >= 5
-    from starter.cli import app
+    from pbxops.cli.app import app
 
     groups = {group.name for group in app.registered_groups}
     commands = {

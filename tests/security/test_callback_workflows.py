@@ -17,8 +17,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import DeletionInput, DeletionStatus
-from contracts.mobile import (
+from pbxops.cli.deletion import confirmation
+from pbxops.contracts.deletion import DeletionInput, DeletionStatus
+from pbxops.contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeState,
     DeviceEvent,
@@ -27,16 +28,15 @@ from contracts.mobile import (
     MobileLineStatus,
     PhoneEventKind,
 )
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.procedures import ProcedureStatus
-from contracts.service_transition import ServiceTransitionInput
-from starter.deletion import confirmation
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.procedures import ProcedureStatus
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.workflows.mobile_line import MobileLine
+from pbxops.workflows.service_deletion import ServiceDeletion
+from pbxops.workflows.service_transition import ServiceDeactivation
 from tests.workflows.fake_mobile import FakeMobilePlatform, days
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
-from workflows.mobile_line import MobileLine
-from workflows.service_deletion import ServiceDeletion
-from workflows.service_transition import ServiceDeactivation
 
 # workflows.platform_job.MAX_CALLBACK_WAKES: the callbacks the platform may contradict per job.
 MAX_CALLBACK_WAKES = 3

@@ -19,8 +19,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from contracts.pbx import PLATFORM_EVENT_SIGNAL
-from runtime.callback_auth import CallbackSigner
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL
+from pbxops.runtime.callback_auth import CallbackSigner
 from tests.processes import wait_until
 from tests.stack import CALLBACK_SECRET, TOKEN, Stack
 

@@ -14,7 +14,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
-from runtime.codec import (
+from pbxops.runtime.codec import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,
@@ -25,8 +25,8 @@ from runtime.codec import (
     keygen,
     parse_key,
 )
-from runtime.codec_server import COOKIE, create_codec_app
-from runtime.settings import Settings
+from pbxops.runtime.codec_server import COOKIE, create_codec_app
+from pbxops.runtime.settings import Settings
 
 UI = "http://127.0.0.1:8233"
 TOKEN = "codec-test-token"
@@ -171,7 +171,7 @@ def test_the_codec_server_refuses_to_run_without_a_token():
 
 
 def test_the_ui_origin_is_allowed_under_both_local_names():
-    from runtime.codec_server import origins
+    from pbxops.runtime.codec_server import origins
 
     default = Settings(_env_file=None, ui_url="http://127.0.0.1:8233/")
     assert origins(default) == ["http://127.0.0.1:8233", "http://localhost:8233"]

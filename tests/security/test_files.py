@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from starter import files
-from starter.errors import OperatorError
+from pbxops.cli import files
+from pbxops.cli.errors import OperatorError
 
 
 def test_at_most_the_cap_plus_one_byte_is_read_from_an_endless_file():

@@ -19,13 +19,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.exceptions import ApplicationError
 
-from activities.mail import MailActivities, SmtpSender
-from activities.pbx import PbxActivities
-from activities.provisioning import account_snapshot
-from contracts.mail import EmailMessage
-from contracts.pbx import TenantRef
-from starter.errors import OperatorError
-from starter.provisioning import parse_admin
+from pbxops.activities.mail import MailActivities, SmtpSender
+from pbxops.activities.pbx import PbxActivities
+from pbxops.activities.provisioning import account_snapshot
+from pbxops.cli.errors import OperatorError
+from pbxops.cli.provisioning import parse_admin
+from pbxops.contracts.mail import EmailMessage
+from pbxops.contracts.pbx import TenantRef
 from tests.activities.test_activities import SIGNER, VAULT, activity_env
 from tests.processes import free_port, wait_until
 from tests.stack import Stack, tenant_body
@@ -90,7 +90,7 @@ def test_an_admin_flag_is_one_mailbox_or_refused(value: str):
     ],
 )
 def test_an_honest_mailbox_reads_as_it_shows(value: str, expected: tuple[str, str]):
-    from contracts.mail import parse_mailbox
+    from pbxops.contracts.mail import parse_mailbox
 
     assert parse_mailbox(value) == expected
 
@@ -235,8 +235,8 @@ async def test_a_mobile_users_unsafe_address_goes_to_the_operator_not_to_smtp(
     server: tuple[Server, int], address: str
 ):
     """The activation data is not lost: the operator gets it, with the reason; nothing is sent."""
-    from activities.mobile import MobileActivities
-    from contracts.emails import EmailTemplate
+    from pbxops.activities.mobile import MobileActivities
+    from pbxops.contracts.emails import EmailTemplate
 
     handler, port = server
     async with httpx.AsyncClient() as http:

@@ -20,15 +20,15 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Replayer
 
-from contracts.service_transition import ServiceTransitionInput
-from runtime.codec import ENCODING, KEY_ID, codec_from_settings, data_converter, keygen
-from runtime.devserver import temporal_binary
-from runtime.sandbox import workflow_runner
-from runtime.settings import Settings
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.runtime.codec import ENCODING, KEY_ID, codec_from_settings, data_converter, keygen
+from pbxops.runtime.devserver import temporal_binary
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.runtime.settings import Settings
+from pbxops.workflows.registry import ALL_WORKFLOWS
 from tests.processes import BIN, Process, free_port, wait_until
 from tests.security.evidence import payloads_in
 from tests.stack import Stack
-from workflows.registry import ALL_WORKFLOWS
 
 pytestmark = pytest.mark.e2e
 
@@ -166,7 +166,7 @@ def test_the_codec_server_decodes_for_the_token_only(encrypted: Stack, tmp_path)
     port = free_port()
     server = Process(
         "codec-server",
-        [str(BIN / "python"), "-m", "runtime.codec_server"],
+        [str(BIN / "python"), "-m", "pbxops.runtime.codec_server"],
         tmp_path,
         {
             "PBXOPS_DEV_MODE": "1",  # the session's dev stack: its dev platform token passes

@@ -13,13 +13,13 @@ import subprocess
 import pytest
 from pydantic import SecretStr
 
-from runtime.settings import SECRET_RULES, Settings, without_password
+from pbxops.runtime.settings import SECRET_RULES, Settings, without_password
 from tests.processes import BIN, ROOT
 
 PROCESSES = {
     "cli": [str(BIN / "pbxops"), "list"],
     "worker": [str(BIN / "python"), str(ROOT / "worker.py")],
-    "codec server": [str(BIN / "python"), "-m", "runtime.codec_server"],
+    "codec server": [str(BIN / "python"), "-m", "pbxops.runtime.codec_server"],
 }
 LONG_TOKEN = "t" * 40
 LONG_SECRET = "s" * 64

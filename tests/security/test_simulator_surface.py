@@ -16,8 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.testing import SimulatorProcess, wait_for
 
 ROUTES = [
     ("GET", "/api/v1/messages"),
@@ -116,7 +115,7 @@ def test_dev_mode_opens_the_html_inbox_and_nothing_else(tmp_path):
 )
 def test_an_admin_token_equal_to_the_platform_token_is_refused_in_one_line(tmp_path, env):
     done = subprocess.run(
-        [sys.executable, "-m", "simulator", "seed", "--db", str(tmp_path / "x.db")],
+        [sys.executable, "-m", "pbxsim", "seed", "--db", str(tmp_path / "x.db")],
         cwd=Path(__file__).resolve().parents[2],
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.callback_auth import CallbackSigner
+from pbxops.runtime.callback_auth import CallbackSigner
 from tests.stack import ADMIN_TOKEN, CALLBACK_SECRET, TOKEN, Stack
 
 pytestmark = pytest.mark.e2e

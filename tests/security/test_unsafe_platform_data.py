@@ -11,7 +11,7 @@ import uuid
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from contracts.procedures import Procedure
+from pbxops.contracts.procedures import Procedure
 from tests.stack import Stack, tenant_body
 
 pytestmark = pytest.mark.e2e

@@ -22,15 +22,21 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import CodeEmail, DeletionActivities, DeletionInput, Phase, WithdrawRequest
-from contracts.mail import EmailSent
-from runtime.settings import Settings
-from runtime.temporal import connect
+from pbxops.contracts.deletion import (
+    CodeEmail,
+    DeletionActivities,
+    DeletionInput,
+    Phase,
+    WithdrawRequest,
+)
+from pbxops.contracts.mail import EmailSent
+from pbxops.runtime.settings import Settings
+from pbxops.runtime.temporal import connect
+from pbxops.workflows.service_deletion import ServiceDeletion
 from tests.processes import wait_until
 from tests.stack import Stack
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
-from workflows.service_deletion import ServiceDeletion
 
 
 @dataclass

@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from simulator.testing import SimulatorProcess
+from pbxsim.testing import SimulatorProcess
 
 
 @pytest.fixture(scope="session")

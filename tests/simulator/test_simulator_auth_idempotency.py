@@ -4,8 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-
-from simulator.testing import SimulatorProcess
+from pbxsim.testing import SimulatorProcess
 
 MakeTenant = Callable[..., dict[str, Any]]
 

@@ -12,8 +12,7 @@ import time
 from urllib.parse import urlparse
 
 import httpx
-
-from simulator.testing import SimulatorProcess
+from pbxsim.testing import SimulatorProcess
 
 
 def _cut_off_post(sim: SimulatorProcess, path: str, key: str, body: bytes) -> None:

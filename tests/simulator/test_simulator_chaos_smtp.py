@@ -6,8 +6,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import httpx
 import pytest
-
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.testing import SimulatorProcess, wait_for
 
 
 def _message(uid: str) -> EmailMessage:

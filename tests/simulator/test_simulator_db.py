@@ -3,10 +3,9 @@
 import threading
 from pathlib import Path
 
+from pbxsim.db import Database
+from pbxsim.models import Tenant
 from sqlalchemy import select
-
-from simulator.db import Database
-from simulator.models import Tenant
 
 
 def _database(tmp_path: Path) -> Database:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.testing import SimulatorProcess, wait_for
 
 
 def test_purge_in_one_request_is_all_or_nothing(sim: SimulatorProcess, make_tenant, uid):

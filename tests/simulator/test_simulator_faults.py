@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from simulator.testing import SimulatorProcess
+from pbxsim.testing import SimulatorProcess
 
 
 def test_error_rate_one_fails_matching_routes_until_cleared(

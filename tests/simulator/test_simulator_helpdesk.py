@@ -1,8 +1,7 @@
 """The helpdesk: tickets opened, commented, resolved and listed by procedures."""
 
 import httpx
-
-from simulator.testing import SimulatorProcess
+from pbxsim.testing import SimulatorProcess
 
 
 def _open(client: httpx.Client, uid: str, **fields: str) -> dict:

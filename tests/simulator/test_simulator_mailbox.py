@@ -5,9 +5,8 @@ from email.utils import formatdate
 
 import aiosmtplib
 import httpx
-
-from simulator.mailbox import parse_message
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.mailbox import parse_message
+from pbxsim.testing import SimulatorProcess, wait_for
 
 
 def _message(uid: str, to: str, *, subject: str | None = None) -> EmailMessage:

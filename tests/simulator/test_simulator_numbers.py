@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
-
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.testing import SimulatorProcess, wait_for
 
 
 def vault(sim: SimulatorProcess) -> Path:

@@ -4,8 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.testing import SimulatorProcess, wait_for
 
 MakeTenant = Callable[..., dict[str, Any]]
 TOKEN_HEADER = "Bearer pbxops-dev-token"

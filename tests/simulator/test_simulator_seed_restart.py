@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.clock import utcnow
-from simulator.db import Database
-from simulator.models import Job
-from simulator.settings import database_url
-from simulator.testing import SimulatorProcess, wait_for
+from pbxsim.clock import utcnow
+from pbxsim.db import Database
+from pbxsim.models import Job
+from pbxsim.settings import database_url
+from pbxsim.testing import SimulatorProcess, wait_for
 
 DEMO = {"acme": 3.0, "globex": 1200.0, "initech": None}
 
@@ -30,7 +30,7 @@ def test_seed_cli_is_idempotent_and_serve_seed_keeps_live_state(tmp_path: Path) 
     db_path = tmp_path / "demo.db"
     for _ in range(2):
         done = subprocess.run(
-            [sys.executable, "-m", "simulator", "seed", "--db", str(db_path)],
+            [sys.executable, "-m", "pbxsim", "seed", "--db", str(db_path)],
             capture_output=True,
             text=True,
             timeout=30,

@@ -14,12 +14,12 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.provisioning import TrialTimers
-from contracts.emails import EmailActivities, TemplatedEmail
-from contracts.helpdesk import OpenTicket, Ticket
-from contracts.mail import EmailMessage, EmailSent
-from contracts.pbx import ActivityNames
-from contracts.provisioning import (
+from pbxops.activities.provisioning import TrialTimers
+from pbxops.contracts.emails import EmailActivities, TemplatedEmail
+from pbxops.contracts.helpdesk import OpenTicket, Ticket
+from pbxops.contracts.mail import EmailMessage, EmailSent
+from pbxops.contracts.pbx import ActivityNames
+from pbxops.contracts.provisioning import (
     AccountRef,
     AccountSnapshot,
     AccountState,
@@ -45,7 +45,7 @@ from contracts.provisioning import (
     WithdrawInvitation,
     name_key,
 )
-from contracts.support import (
+from pbxops.contracts.support import (
     ContactAction,
     ContactKind,
     ProblemReportCreated,

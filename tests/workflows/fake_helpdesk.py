@@ -11,10 +11,10 @@ from typing import Any
 
 from temporalio import activity
 
-from contracts.emails import EmailActivities, TemplatedEmail
-from contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
-from contracts.mail import EmailMessage, EmailSent
-from contracts.pbx import ActivityNames
+from pbxops.contracts.emails import EmailActivities, TemplatedEmail
+from pbxops.contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket, Ticket
+from pbxops.contracts.mail import EmailMessage, EmailSent
+from pbxops.contracts.pbx import ActivityNames
 from tests.workflows.fake_mail import deliver_all, rendered
 
 

@@ -7,11 +7,11 @@ English) and hands each message to the fake's mailbox.
 
 from collections.abc import Callable
 
-from activities import emails
-from activities.locales import Locales
-from activities.mail import plan
-from contracts.emails import TemplatedEmail
-from contracts.mail import EmailMessage
+from pbxops.activities import emails
+from pbxops.activities.locales import Locales
+from pbxops.activities.mail import plan
+from pbxops.contracts.emails import TemplatedEmail
+from pbxops.contracts.mail import EmailMessage
 
 # The provider's staff domain, as the worker's default settings have it.
 LOCALES = Locales(None, staff_domains=["provider.example"])

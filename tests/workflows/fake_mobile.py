@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.codes import CodeVault
-from contracts.mobile import (
+from pbxops.activities.codes import CodeVault
+from pbxops.contracts.mobile import (
     CodeIssued,
     CodeReason,
     CodeState,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from contracts.number_removal import (
+from pbxops.contracts.number_removal import (
     BillingAccountRef,
     BillingLink,
     DeleteDevice,

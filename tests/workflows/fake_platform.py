@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.calendar import business_deadline
-from activities.codes import CodeActivities, CodeVault
-from contracts.deletion import (
+from pbxops.activities.calendar import business_deadline
+from pbxops.activities.codes import CodeActivities, CodeVault
+from pbxops.contracts.deletion import (
     CodeEmail,
     DeletionActivities,
     Purged,
@@ -23,8 +23,8 @@ from contracts.deletion import (
     TenantAdmins,
     TenantLines,
 )
-from contracts.mail import EmailSent
-from contracts.pbx import (
+from pbxops.contracts.mail import EmailSent
+from pbxops.contracts.pbx import (
     ActivityNames,
     ServiceSnapshot,
     ServiceState,

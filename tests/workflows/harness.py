@@ -9,8 +9,8 @@ from typing import Any, Protocol, TypeVar
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from runtime.sandbox import workflow_runner
-from workflows.registry import ALL_WORKFLOWS
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.workflows.registry import ALL_WORKFLOWS
 
 
 class Fake(Protocol):

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.mobile import (
+from pbxops.contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeOutcome,
     CodeRequest,
@@ -35,9 +35,9 @@ from contracts.mobile import (
     MobileLineResult,
     MobileLineStatus,
 )
+from pbxops.workflows.mobile_line import MobileLine
 from tests.workflows.fake_mobile import FakeMobilePlatform, Refused, days
 from tests.workflows.harness import serving
-from workflows.mobile_line import MobileLine
 
 pytestmark = pytest.mark.asyncio
 

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.number_removal import (
+from pbxops.contracts.number_removal import (
     BillingPath,
     NumberOutcome,
     NumberRemovalInput,
@@ -23,10 +23,10 @@ from contracts.number_removal import (
     billing_path,
     removal_key,
 )
-from contracts.procedures import Outcome, Procedure
+from pbxops.contracts.procedures import Outcome, Procedure
+from pbxops.workflows.number_removal import NumberPackageRemoval
 from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
 from tests.workflows.harness import serving
-from workflows.number_removal import NumberPackageRemoval
 
 ADMIN = "giulia@acme.example"
 N1, N2, N3 = "+390280881001", "+390280881002", "+390280881003"

@@ -13,8 +13,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.procedures import Outcome
-from contracts.provisioning import (
+from pbxops.contracts.procedures import Outcome
+from pbxops.contracts.provisioning import (
     AccountChanges,
     ConnectionState,
     CustomerProvisioningInput,
@@ -26,15 +26,15 @@ from contracts.provisioning import (
     ProvisioningStatus,
     TrialOutcome,
 )
-from tests.conftest import time_skipping_server
-from tests.workflows.fake_customers import FakeCustomers
-from tests.workflows.harness import worker
-from workflows.provisioning import (
+from pbxops.workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
     CustomerUpdate,
     PbxConnectionEnable,
 )
+from tests.conftest import time_skipping_server
+from tests.workflows.fake_customers import FakeCustomers
+from tests.workflows.harness import worker
 
 pytestmark = pytest.mark.asyncio
 
@@ -120,7 +120,7 @@ async def test_progress_is_visible_between_batches(time_skipping_env, portal):
 
     from temporalio import activity
 
-    from contracts.provisioning import SyncProgress, SyncUsersRequest
+    from pbxops.contracts.provisioning import SyncProgress, SyncUsersRequest
 
     @activity.defn(name="customers.sync_pbx_users")
     async def paused_sync(req: SyncUsersRequest) -> SyncProgress:
@@ -488,7 +488,7 @@ async def test_cancelling_part_way_undoes_what_was_done():
 async def _cancel_part_way(time_skipping_env: WorkflowEnvironment, portal: FakeCustomers) -> None:
     from temporalio import activity
 
-    from contracts.provisioning import SyncProgress, SyncUsersRequest
+    from pbxops.contracts.provisioning import SyncProgress, SyncUsersRequest
 
     never = asyncio.Event()
     activities = [

@@ -15,8 +15,8 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from runtime.sandbox import HELPERS, workflow_runner
-from workflows import sla
+from pbxops.runtime.sandbox import HELPERS, workflow_runner
+from pbxops.workflows import sla
 
 IMMUTABLE = (str, bytes, int, float, bool, type(None), timedelta, datetime, tuple, frozenset)
 

@@ -15,7 +15,8 @@ import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import (
+from pbxops.cli.deletion import confirmation
+from pbxops.contracts.deletion import (
     ERASE_STEPS,
     PURGE_STEPS,
     ConfirmCode,
@@ -24,12 +25,11 @@ from contracts.deletion import (
     Phase,
     WithdrawRequest,
 )
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from starter.deletion import confirmation
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.workflows.service_deletion import ServiceDeletion
 from tests.conftest import time_skipping_server
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
-from workflows.service_deletion import ServiceDeletion
 
 ROME = ZoneInfo("Europe/Rome")
 

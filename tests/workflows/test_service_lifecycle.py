@@ -14,14 +14,14 @@ import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.deletion import DeletionInput
-from contracts.lifecycle import BEGIN_UPDATE, BUSY_ERROR, BeginProcedure, Begun, ServiceInput
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput
+from pbxops.contracts.deletion import DeletionInput
+from pbxops.contracts.lifecycle import BEGIN_UPDATE, BUSY_ERROR, BeginProcedure, Begun, ServiceInput
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.workflows.service_lifecycle import ServiceLifecycle
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
-from workflows.service_lifecycle import ServiceLifecycle
 
 
 @pytest_asyncio.fixture

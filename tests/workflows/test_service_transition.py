@@ -14,12 +14,12 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.procedures import Outcome, ProcedureStatus
-from contracts.service_transition import ServiceTransitionInput
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.procedures import Outcome, ProcedureStatus
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.workflows.service_transition import ServiceDeactivation, ServiceReactivation
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving
-from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
 
 @pytest_asyncio.fixture

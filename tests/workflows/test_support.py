@@ -5,7 +5,7 @@ import uuid
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from contracts.support import (
+from pbxops.contracts.support import (
     ActingAs,
     ContactAction,
     ContactKind,
@@ -14,7 +14,7 @@ from contracts.support import (
     SupportContact,
     SupportContactsChangeInput,
 )
-from workflows.support import ProblemReport, SupportContactsChange
+from pbxops.workflows.support import ProblemReport, SupportContactsChange
 
 pytestmark = pytest.mark.asyncio
 

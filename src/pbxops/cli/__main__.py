@@ -1,0 +1,3 @@
+from pbxops.cli.app import main
+
+main()

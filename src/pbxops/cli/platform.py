@@ -1,0 +1,67 @@
+"""The few platform and helpdesk reads the CLI does itself, so bad input starts nothing."""
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pbxops.cli.errors import OperatorError
+from pbxops.runtime.settings import Settings, without_password
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_id(value: str, what: str) -> str:
+    """Ids go into visibility queries and URLs: accept only the platform's id syntax."""
+    if not _ID.fullmatch(value):  # not .match: its $ also matches before a final "\n"
+        raise OperatorError(
+            f"'{value[:80]}' is not a {what} (letters, digits, '.', '_', '-'; at most 64)"
+        )
+    return value
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    return check_id(tenant_id, "tenant id")
+
+
+class PlatformApi:
+    def __init__(self, settings: Settings) -> None:
+        self._url = without_password(settings.platform_url)
+        self._http = httpx.AsyncClient(
+            base_url=settings.platform_url,
+            headers={"Authorization": f"Bearer {settings.platform_token.get_secret_value()}"},
+            timeout=settings.http_timeout_seconds,
+        )
+
+    async def __aenter__(self) -> "PlatformApi":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TransportError as err:
+            raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
+        if response.status_code == 404:
+            raise OperatorError(response.json().get("detail", "not found"))
+        if response.status_code == 401:
+            raise OperatorError("the PBX platform refused our token (check PBXOPS_PLATFORM_TOKEN)")
+        if not response.is_success:
+            raise OperatorError(
+                f"the PBX platform answered {response.status_code} for {path}; try again"
+            )
+        return response.json()
+
+    async def tenant(self, tenant_id: str) -> dict[str, Any]:
+        return await self._get(f"/pbx/tenants/{quote(check_tenant_id(tenant_id), safe='')}")
+
+    async def tickets(self, status: str | None, tenant_id: str | None) -> list[dict[str, Any]]:
+        params = {}
+        if status:
+            params["status"] = status
+        if tenant_id:
+            params["tenant_id"] = check_tenant_id(tenant_id)
+        return await self._get("/helpdesk/tickets", params=params)

@@ -1,0 +1,37 @@
+"""What a procedure shows the delivery team: its status query and the UI's current details.
+
+One format everywhere: the step in bold, then what is happening and what happens next.
+"""
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from pbxops.workflows.sla import fail
+
+with workflow.unsafe.imports_passed_through():
+    from pbxops.contracts.procedures import Outcome, ProcedureStatus
+
+FAILED = "failed"
+
+
+def show_step(status: ProcedureStatus, step: str, detail: str) -> None:
+    status.step = step
+    status.step_detail = detail
+    workflow.set_current_details(f"**{step}**\n\n{detail}")
+
+
+def add_note(status: ProcedureStatus, note: str) -> None:
+    """Append to the current step's detail (an escalation, say) without changing the step."""
+    show_step(status, status.step, f"{status.step_detail}\n\n{note}")
+
+
+def failed(status: ProcedureStatus, message: str, kind: str) -> ApplicationError:
+    """Record the failure for the status query and the UI; raise the returned error.
+
+    The message is a human sentence, shown as-is by the UI and the CLI.
+    """
+    status.outcome = Outcome.FAILED
+    status.error = message
+    status.finished_at = workflow.now()
+    show_step(status, FAILED, message)
+    return fail(message, kind)

@@ -1,3 +1,0 @@
-from starter.cli import main
-
-main()
