@@ -210,6 +210,8 @@ CATALOGUE = [
     # --- command lines that do not parse: one line too, exit code 2 -----------------------------
     case("unknown-option", "deactivate", "--bogus",
          expect="No such option: --bogus (see 'pbxops deactivate --help')"),
+    case("worker-unexpected-argument", "worker", "now",
+         expect="Got unexpected extra argument(s) (now) (see 'pbxops worker --help')"),
     case("missing-option-value", "mobile", "status", "--device",
          expect="Option '--device' requires an argument (see 'pbxops mobile status --help')"),
     # --- injection-looking strings --------------------------------------------------------------

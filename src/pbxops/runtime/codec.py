@@ -4,10 +4,11 @@ Off unless ``PBXOPS_PAYLOAD_KEY`` is set (the base64 of 32 random bytes; make on
 ``python -m pbxops.runtime.codec keygen``). When it is set, ``pbxops.runtime.temporal.connect``
 gives every client (the worker, the CLI, tests, benchmarks) a data converter with this codec, so
 workflow inputs and results, activity arguments and results, Update and Signal arguments, query
-answers, memos and the UI's summaries/details reach the Temporal server only as ciphertext. Failure messages and stack
-traces are moved into an encoded attribute too (``DefaultFailureConverterWithEncodedAttributes``),
-so a refusal naming a tenant is not readable in history either. Search attributes and workflow ids
-are never encrypted (the server must index them): they hold no secrets and no personal data.
+answers, memos and the UI's summaries/details reach the Temporal server only as ciphertext.
+Failure messages and stack traces are moved into an encoded attribute too
+(``DefaultFailureConverterWithEncodedAttributes``), so a refusal naming a tenant is not readable in
+history either. Search attributes and workflow ids are never encrypted (the server must index
+them): they hold no secrets and no personal data.
 
 Each encrypted payload carries the id of its key in its metadata (``encryption-key-id``, the first
 16 hex digits of a SHA-256 of the key: safe to show). Rotation: set the new key as
