@@ -84,7 +84,7 @@ class Stack:
         args = [
             str(BIN / "python"),
             "-m",
-            "simulator",
+            "pbxsim",
             "serve",
             "--db",
             str(self.workdir / "simulator.db"),

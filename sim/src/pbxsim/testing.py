@@ -165,7 +165,7 @@ class SimulatorProcess:
         command = [
             sys.executable,
             "-m",
-            "simulator",
+            "pbxsim",
             "serve",
             "--db",
             str(self.db_path),
