@@ -128,8 +128,9 @@ def catalogue(language: str):
 def template_msgids() -> set[str]:
     """Every message the templates ask for, extracted as ``make messages`` does."""
     root = Path(__file__).parents[2]
-    method_map = [("activities/templates/**", "jinja2")]
-    options = {"activities/templates/**": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    templates = "src/pbxops/activities/templates/**"
+    method_map = [(templates, "jinja2")]
+    options = {templates: {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
     found = set()
     for _, _, message, _, _ in extract_from_dir(root, method_map, options):
         found.add(message[0] if isinstance(message, tuple) else message)

@@ -6,6 +6,7 @@ everything. Real processes: the stack's server and simulator, the supervised wor
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -63,9 +64,9 @@ def test_a_worker_that_dies_is_started_again_and_the_stack_stays_up(server_and_s
     pidfile = stack.workdir / "worker.pid"
     command = shlex.split(worker_entry())
     assert command[1:4] == ["-m", "pbxops.runtime.supervise", "--name"]
-    # The Procfile's entry with this venv's interpreter, this checkout's worker and a test pidfile.
-    command = [str(BIN / "python") if part == ".venv/bin/python" else part for part in command]
-    command = [str(ROOT / "worker.py") if part == "worker.py" else part for part in command]
+    # The Procfile's entry with this venv's interpreter and worker command, and a test pidfile.
+    venv = {".venv/bin/python": str(BIN / "python"), ".venv/bin/pbxops": str(BIN / "pbxops")}
+    command = [venv.get(part, part) for part in command]
     command[command.index("--pidfile") + 1] = str(pidfile)
     supervisor = Process("worker", command, stack.workdir, stack.env()).start()
     stack.processes["worker"] = supervisor
@@ -98,13 +99,21 @@ def test_a_worker_that_dies_is_started_again_and_the_stack_stays_up(server_and_s
 def test_under_honcho_a_dead_worker_does_not_stop_the_stack_and_ctrl_c_stops_all(tmp_path):
     """The Procfile's worker entry under honcho beside a stand-in for the other entries: killing
     the worker leaves the stand-in running; SIGINT to honcho (Ctrl-C) stops everything."""
-    (tmp_path / ".venv").symlink_to(BIN.parent)
-    (tmp_path / "worker.py").write_text(  # a worker that only waits to be stopped
+    # A venv whose python is this one and whose `pbxops worker` only waits to be stopped.
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    shutil.copy(BIN.parent / "pyvenv.cfg", venv / "pyvenv.cfg")
+    (venv / "lib").symlink_to(BIN.parent / "lib")
+    (venv / "bin" / "python").symlink_to(BIN / "python")
+    stand_in = venv / "bin" / "pbxops"
+    stand_in.write_text(
+        f"#!{BIN / 'python'}\n"
         "import signal, sys\n"
         "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
         "print('worker up', flush=True)\n"
         "signal.pause()\n"
     )
+    stand_in.chmod(0o755)
     (tmp_path / "Procfile").write_text(
         f"worker: {worker_entry()}\n"
         'server: .venv/bin/python -c \'import signal; print("server up", flush=True); '
