@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from pbxops.runtime.devserver import command as devserver_command
-from tests.processes import BIN, ROOT, Process, free_port, port_open, wait_until
+from tests.processes import BIN, Process, free_port, port_open, wait_until
 
 TOKEN = "e2e-token"
 # The simulator's own controls (/admin, the mailbox API, the inbox): never the platform token.
@@ -100,7 +100,7 @@ class Stack:
         )
 
     def start_worker(self, **env: str) -> None:
-        args = [str(BIN / "python"), str(ROOT / "worker.py")]
+        args = [str(BIN / "pbxops"), "worker"]  # what `make up` runs
         self.processes["worker"] = Process("worker", args, self.workdir, self.env(**env)).start()
         wait_until(
             lambda: httpx.get(f"http://127.0.0.1:{self.callback_port}/healthz").is_success,

@@ -3,7 +3,7 @@
 Before: "Тест ООД" was refused ("a customer name needs letters or digits"), "Тест ООД 1" became
 the key ``1`` and "Алфа ЕООД 1" was then refused as its duplicate. The simulator's account ids
 (also the billing reference when none is given) come from the same kind of key: see
-tests/simulator/test_simulator_provisioning.py.
+sim/tests/test_simulator_provisioning.py.
 """
 
 import pytest

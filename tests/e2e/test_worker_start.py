@@ -2,7 +2,7 @@
 
 import subprocess
 
-from tests.processes import BIN, ROOT
+from tests.processes import BIN
 from tests.stack import Stack
 
 
@@ -10,7 +10,11 @@ def test_worker_exits_with_the_reason_when_its_callback_port_is_taken(stack: Sta
     # The simulator already listens on its HTTP port: give the new worker that one.
     taken = str(stack.http_port)
     done = subprocess.run(
-        [str(BIN / "python"), str(ROOT / "worker.py")],
+        [
+            str(BIN / "python"),
+            "-m",
+            "pbxops.worker",
+        ],  # the module entry (the stack runs `pbxops worker`)
         cwd=tmp_path,
         env={
             **stack.processes["worker"].env,

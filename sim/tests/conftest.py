@@ -1,10 +1,15 @@
 """Fixtures for the simulator's tests: one real simulator process, and a callback receiver.
 
 Tests share the session's simulator and stay independent by using their own tenant ids,
-recipients and workflow ids (``uid``), never by resetting shared state.
+recipients and workflow ids (``uid``), never by resetting shared state. Like pbxops' own tests
+they never read the developer's settings or ``.data/``: the ``SIMULATOR_*``/``PBXOPS_*``
+variables are dropped and every test runs in an empty directory.
 """
 
 import json
+import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +21,21 @@ from typing import Any
 import httpx
 import pytest
 from pbxsim.testing import SimulatorProcess
+
+for _name in [n for n in os.environ if n.startswith(("SIMULATOR_", "PBXOPS_"))]:
+    del os.environ[_name]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_checkout() -> Iterator[Path]:
+    home = Path(tempfile.mkdtemp(prefix="pbxsim-tests-"))
+    started_in = Path.cwd()
+    os.chdir(home)
+    try:
+        yield home
+    finally:
+        os.chdir(started_in)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
