@@ -1,4 +1,5 @@
-"""Customer provisioning in four steps (PROCEDURES.md §4): input, platform catalog, payloads.
+"""Customer provisioning in four steps: input, platform catalog, payloads
+(docs/procedures.md#provisioning).
 
 ``CustomerProvisioningInput`` is the one model an operator fills in (YAML/JSON file or flags).
 Validated on its own it checks form: every field, every email, the country. Validated with a
