@@ -25,7 +25,8 @@ from pbxops.contracts.procedures import ProcedureStatus
 from pbxops.contracts.support import ID_PATTERN, ContactRef, Email, SupportContact
 from pbxops.contracts.text import MultiLine, SingleLine
 
-# The provider's document does not fix a trial length; the issue does: 30 days by default.
+# The provider's document does not fix a trial length: 30 days by default, a usual trial length,
+# and each customer's can be set (docs/provisioning.md, "Decisions where the sources are silent").
 DEFAULT_TRIAL_DAYS = 30
 # Users are read from the customer's PBX a page at a time, and synchronised in batches of pages:
 # one activity per batch keeps history small (3 events per batch) while the workflow reports
