@@ -1,4 +1,4 @@
-"""Temporal Cloud billable actions per procedure (issue 8, benchmark 2).
+"""Temporal Cloud billable actions per procedure (docs/benchmarks.md, section 2).
 
 Counted from each workflow's recorded history, by Temporal Cloud's own rules ("Temporal Cloud
 Actions", https://docs.temporal.io/cloud/actions, whose source is

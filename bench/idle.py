@@ -1,4 +1,4 @@
-"""Idle cost of waiting procedures (issue 8, benchmark 3).
+"""Idle cost of waiting procedures (docs/benchmarks.md, section 3).
 
 10,000 eSIM lines pending activation on one worker (``MobileLine``: each provisioned — a licence,
 its first activation code — then waiting on its one 90-day timer for the phone's callback):

@@ -1,4 +1,6 @@
-"""Latency of a deletion request (issue 8, benchmark 4): request issued → code email in the mailbox.
+"""Latency of a deletion request: request issued → code email in the mailbox.
+
+The recorded figures and what they mean: docs/benchmarks.md, section 4.
 
 One at a time, on a fresh stack (dev server, simulator, worker), a new tenant per run:
 

@@ -1,4 +1,6 @@
-"""Suite time (issue 8, benchmark 5): wall time of the whole test suite and of its eSIM tests.
+"""Suite time: wall time of the whole test suite and of its eSIM tests.
+
+The recorded figures and what they mean: docs/benchmarks.md, section 5.
 
 Runs ``.venv/bin/pytest -q -p no:warnings --durations=0`` (what ``make test`` runs, minus the
 install step and the warnings summary; pyproject's addopts spread the files over two workers)

@@ -1,4 +1,4 @@
-"""Throughput against the engine's ceiling (issue 8, benchmark 1).
+"""Throughput against the engine's ceiling (docs/benchmarks.md, section 1).
 
 In ONE run against ONE dev server (SQLite file, WAL pragmas, as ``make up`` runs it), for each
 procedure:

@@ -13,7 +13,8 @@ runner's worker thread, the SMTP server's thread), so for SQLite we:
   milliseconds);
 - start read-only transactions (``Database.reading``: the GET routes) with a plain ``BEGIN``, so
   under WAL they read a snapshot without queueing behind the writers. Taking the write lock for
-  reads too made every request of a busy platform wait in one line (issue 8's throughput bench).
+  reads too made every request of a busy platform wait in one line (the repository's
+  docs/benchmarks.md, section 1).
 
 Any other SQLAlchemy URL (e.g. Postgres) is used as is.
 

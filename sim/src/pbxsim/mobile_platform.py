@@ -1,6 +1,6 @@
 """Mobile lines (eSIM) on the platform: licence pool, devices, activation codes, phone events, CDRs.
 
-The rules, from the provider's document (PROCEDURES.md §6):
+The rules, from the provider's document (the repository's docs/procedures.md#mobile-line):
 
 - A device is ``pending_activation`` (grey: a code was generated and not used yet, or the user
   removed the line from the phone), ``online`` (green: activated) or ``offline`` (red: the user

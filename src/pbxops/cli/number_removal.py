@@ -1,4 +1,4 @@
-"""``pbxops number …``: remove the package of phone numbers (PROCEDURES.md §5).
+"""``pbxops number …``: remove the package of phone numbers (docs/procedures.md#number-removal).
 
 Before anything starts, the CLI checks what it can, so bad input changes nothing: every number is
 parsed and normalised with ``phonenumbers`` (E.164), looked up in the support view (CSU), must be

@@ -1,5 +1,6 @@
 """``pbxops customer …``, ``pbxops billing export``, ``pbxops contacts …``, ``pbxops
-report-problem``: customer provisioning, support contacts, problem reports (PROCEDURES.md §3-4).
+report-problem``: customer provisioning, support contacts, problem reports
+(docs/procedures.md#provisioning and #support-contacts).
 
 Before anything starts, the CLI reads what the platform knows (reseller, partner users, existing
 customers, product types, roles) and validates the whole input against it, reporting every problem

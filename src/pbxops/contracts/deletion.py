@@ -1,4 +1,4 @@
-"""Service deletion (PROCEDURES.md §2): input, code handling, purge steps, result."""
+"""Service deletion (docs/procedures.md#deletion): input, code handling, purge steps, result."""
 
 from datetime import datetime, timedelta
 from enum import StrEnum

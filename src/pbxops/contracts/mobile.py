@@ -1,4 +1,4 @@
-"""Mobile lines (eSIM): devices, activation codes and phone events (PROCEDURES.md §6).
+"""Mobile lines (eSIM): devices, activation codes and phone events (docs/procedures.md#mobile-line).
 
 One long-running workflow per mobile-line device (``mobile-line/<device id>``) owns the device's
 activation state for its whole life. The activation code itself never appears here: it stays at

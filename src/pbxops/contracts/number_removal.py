@@ -1,4 +1,5 @@
-"""Removing the package of a phone number (PROCEDURES.md §5): input, per-number facts, result.
+"""Removing the package of a phone number: input, per-number facts, result
+(docs/procedures.md#number-removal).
 
 The operator's systems, as the provider's document names them:
 

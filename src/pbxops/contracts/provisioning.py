@@ -1,4 +1,5 @@
-"""Customer provisioning in four steps (PROCEDURES.md §4): input, platform catalog, payloads.
+"""Customer provisioning in four steps: input, platform catalog, payloads
+(docs/procedures.md#provisioning).
 
 ``CustomerProvisioningInput`` is the one model an operator fills in (YAML/JSON file or flags).
 Validated on its own it checks form: every field, every email, the country. Validated with a
@@ -24,7 +25,8 @@ from pbxops.contracts.procedures import ProcedureStatus
 from pbxops.contracts.support import ID_PATTERN, ContactRef, Email, SupportContact
 from pbxops.contracts.text import MultiLine, SingleLine
 
-# The provider's document does not fix a trial length; the issue does: 30 days by default.
+# The provider's document does not fix a trial length: 30 days by default, a usual trial length,
+# and each customer's can be set (docs/provisioning.md, "Decisions where the sources are silent").
 DEFAULT_TRIAL_DAYS = 30
 # Users are read from the customer's PBX a page at a time, and synchronised in batches of pages:
 # one activity per batch keeps history small (3 events per batch) while the workflow reports

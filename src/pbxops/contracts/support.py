@@ -1,4 +1,4 @@
-"""Support contacts and problem reports (PROCEDURES.md §3).
+"""Support contacts and problem reports (docs/procedures.md#support-contacts).
 
 A customer account's support contacts receive every problem report of that account. A contact is
 an existing partner user (by id) or an explicit email address; an invalid address is refused with

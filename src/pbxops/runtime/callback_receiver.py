@@ -152,7 +152,7 @@ def create_receiver(
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     # Starlette rather than FastAPI: two routes do not need OpenAPI, and FastAPI's import alone
-    # costs the worker about 10 MB of memory for as long as it runs (issue 8's idle benchmark).
+    # costs the worker memory for as long as it runs (measured: docs/benchmarks.md, section 3).
     expected = token.encode()
     recent = _Recent(REMEMBERED_CALLBACKS)
 

@@ -10,8 +10,8 @@ Passed through instead (imported once per process, shared by all workflows):
 - the contracts and their libraries: pure data code;
 - the workflow helpers (``HELPERS``): stateless functions, constants and classes whose instances
   each workflow makes for itself; ``tests/workflows/test_sandbox.py`` fails if one gains module
-  state. About 30 KB per cached workflow: 6-9 MB of a worker holding 10,000 pending eSIM lines in
-  160 MB before (docs/benchmarks.md, section 3).
+  state. That saves memory for every cached workflow, which counts in a worker holding thousands
+  of pending eSIM lines (measured: docs/benchmarks.md, section 3).
 
 Passing the helpers through also takes them out of the sandbox's restrictions, so the workflow tests
 run them inside the sandbox instead (``workflow_runner(strict=True)``), where a restricted call in

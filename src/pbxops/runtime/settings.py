@@ -42,10 +42,11 @@ class Settings(BaseSettings):
     temporal_tls_cert: str | None = None
     temporal_tls_key: str | None = None
     task_queue: str = "pbxops"
-    # Workflows the worker keeps in memory between their tasks. Each costs about 0.1 MB (its
-    # sandboxed modules); one evicted from the cache is rebuilt from its history on its next
-    # task. Most pbxops workflows sleep for hours to months, so the cache only needs to hold the
-    # ones busy at the same time: 10,000 pending eSIM lines must not cost a gigabyte (issue 8).
+    # Workflows the worker keeps in memory between their tasks. Each costs memory (its sandboxed
+    # modules; per-workflow figures in docs/benchmarks.md, section 3); one evicted from the cache
+    # is rebuilt from its history on its next task. Most pbxops workflows sleep for hours to
+    # months, so the cache only needs to hold the ones busy at the same time: a worker with
+    # thousands of pending eSIM lines must not keep every one of them in memory.
     max_cached_workflows: int = Field(default=250, ge=2)
     # Where people open the Temporal Web UI; every ticket and CLI line links there.
     ui_url: str = "http://127.0.0.1:8233"

@@ -4,8 +4,8 @@ The workflow sandbox imports a workflow's module (and the helpers it imports) af
 workflow instance it builds, so that no state leaks between workflows: a new module namespace,
 new functions, new classes. Python's import system also reads and unmarshals the module's
 bytecode anew each time, giving every instance its own copy of every code object. Code objects
-are immutable, so that copy buys no isolation; it costs memory for every cached workflow (about
-100 KB for an eSIM line's modules) and CPU for every instance built (docs/benchmarks.md).
+are immutable, so that copy buys no isolation; it costs memory for every cached workflow and CPU
+for every instance built (measured: docs/benchmarks.md, section 3).
 
 ``install()`` puts a finder in front of ``sys.meta_path`` for the named packages whose loader
 keeps the code objects it has loaded and hands the same ones out again. Each import still runs the

@@ -1,4 +1,5 @@
-"""A mobile line (eSIM) for its whole life (PROCEDURES.md §6): ``mobile-line/<device id>``.
+"""A mobile line (eSIM) for its whole life: ``mobile-line/<device id>``
+(docs/procedures.md#mobile-line).
 
 One workflow per device owns the device's activation state: it provisions the line (a licence
 from the organisation's pool, the first activation code), mirrors the phone's events (Signals from

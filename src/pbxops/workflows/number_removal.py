@@ -1,4 +1,5 @@
-"""Removing the package of phone numbers (PROCEDURES.md §5): billing path, delete, verify, inform.
+"""Removing the package of phone numbers: billing path, delete, verify, inform
+(docs/procedures.md#number-removal).
 
 One request is one customer's list of numbers (id ``number-removal/<lowest E.164 number>``):
 

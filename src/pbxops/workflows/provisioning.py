@@ -1,5 +1,5 @@
-"""Customer provisioning in four steps (PROCEDURES.md §4), as a saga; the PBX connection enabled
-later; the trial period's end; and edits of a customer's properties.
+"""Customer provisioning in four steps (docs/procedures.md#provisioning), as a saga; the PBX
+connection enabled later; the trial period's end; and edits of a customer's properties.
 
 1. customer details: the account is created on the reseller portal (with its support contacts);
 2. primary user: every Admin is invited by email as soon as the account exists;

@@ -1,4 +1,4 @@
-"""Cloud PBX service deletion (PROCEDURES.md §2).
+"""Cloud PBX service deletion (docs/procedures.md#deletion).
 
 1. The tenant's users with the Admin role are listed; none → the procedure fails (nobody could
    receive the code).

@@ -1,4 +1,5 @@
-"""Cloud PBX service deactivation (PROCEDURES.md §1) and its reverse path, reactivation.
+"""Cloud PBX service deactivation and its reverse path, reactivation
+(docs/procedures.md#deactivation).
 
 Deactivation switches the service off and blocks access; it deletes nothing and billing goes on.
 The platform runs it as a job that "can take up to 15 minutes": past that a support ticket is

@@ -10,7 +10,8 @@ callback runs a slow *safety poll*, for a callback lost for good:
   polls are rare: the first a day after the deadline (or the SLA's own length, if longer), each
   later one twice as far as the one before (at most a week apart), and a last one at the hard
   cap. A stuck platform costs a handful of polls a month, and the billable actions of a late
-  procedure stay within 1.5 times its logical minimum (issue 8; ``make bench-actions``).
+  procedure stay within 1.5 times its logical minimum (docs/benchmarks.md, section 2;
+  ``make bench-actions``).
 
 Never a loop of short activities. Every timer this helper starts ends in a poll, whatever its
 length: replaying a history recorded under another poll schedule therefore meets the same

@@ -1,4 +1,4 @@
-"""Support contacts and problem reports (PROCEDURES.md §3).
+"""Support contacts and problem reports (docs/procedures.md#support-contacts).
 
 ``SupportContactsChange`` adds or removes one contact as a partner or an administrative user; the
 platform applies the source's rules and its refusal is the procedure's one-line failure.
