@@ -52,33 +52,66 @@ MUST_SUCCEED = timedelta(hours=1)
 # A safety poll that fails is not fatal: the next one (or the callback) will do.
 BEST_EFFORT = timedelta(minutes=5)
 PER_ATTEMPT = timedelta(seconds=30)
+# A step someone is waiting on (a provisioning saga's forward step, a contact change): a quarter of
+# an hour of platform outages, then it fails and is undone or reported.
+FORWARD = timedelta(minutes=15)
 
 
-async def _on_platform(
+async def run(
+    name: str,
+    arg: Any,
+    result_type: type[T],
+    *,
+    activity_id: str | None,
+    summary: str,
+    schedule_to_close: timedelta | None = None,
+    start_to_close: timedelta = PER_ATTEMPT,
+    heartbeat: timedelta | None = None,
+    retry: RetryPolicy = PLATFORM_RETRY,
+) -> T:
+    """The one way a workflow calls an activity: by name, typed, with its step id and a summary
+    for the UI. 30 s per attempt, retried with back-off on transient errors (for at most
+    ``schedule_to_close``, if given); a long step heartbeats, a poll brings its own ``retry``."""
+    return await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        activity_id=activity_id,
+        start_to_close_timeout=start_to_close,
+        schedule_to_close_timeout=schedule_to_close,
+        heartbeat_timeout=heartbeat,
+        retry_policy=retry,
+        summary=summary,
+    )
+
+
+async def run_local(
     name: str,
     arg: Any,
     result_type: type[T],
     *,
     activity_id: str,
     summary: str,
-    schedule_to_close: timedelta | None = None,
+    schedule_to_close: timedelta,
+    start_to_close: timedelta = PER_ATTEMPT,
+    retry: RetryPolicy = PLATFORM_RETRY,
 ) -> T:
-    """An activity that talks to the platform, the mailer or the helpdesk: 30 s per attempt,
-    retried with back-off on transient errors (for at most ``schedule_to_close``, if given)."""
-    return await workflow.execute_activity(
+    """``run`` as a local activity: for a short read whose marker should share the workflow task
+    (and its one billable action) with what the workflow does next."""
+    return await workflow.execute_local_activity(
         name,
         arg,
         result_type=result_type,
         activity_id=activity_id,
-        start_to_close_timeout=PER_ATTEMPT,
+        start_to_close_timeout=start_to_close,
         schedule_to_close_timeout=schedule_to_close,
-        retry_policy=PLATFORM_RETRY,
+        retry_policy=retry,
         summary=summary,
     )
 
 
 async def request_transition(req: TransitionRequest) -> TransitionAccepted:
-    return await _on_platform(
+    return await run(
         ActivityNames.PBX_REQUEST_TRANSITION,
         req,
         TransitionAccepted,
@@ -89,7 +122,7 @@ async def request_transition(req: TransitionRequest) -> TransitionAccepted:
 
 
 async def get_service(tenant_id: str, *, activity_id: str, must_succeed: bool) -> ServiceSnapshot:
-    return await _on_platform(
+    return await run(
         ActivityNames.PBX_GET_SERVICE,
         TenantRef(tenant_id=tenant_id),
         ServiceSnapshot,
@@ -100,7 +133,7 @@ async def get_service(tenant_id: str, *, activity_id: str, must_succeed: bool) -
 
 
 async def open_ticket(ticket: OpenTicket, *, step: str) -> Ticket:
-    return await _on_platform(
+    return await run(
         ActivityNames.HELPDESK_OPEN_TICKET,
         ticket,
         Ticket,
@@ -110,7 +143,7 @@ async def open_ticket(ticket: OpenTicket, *, step: str) -> Ticket:
 
 
 async def comment_on_ticket(comment: CommentOnTicket, *, step: str) -> Ticket:
-    return await _on_platform(
+    return await run(
         ActivityNames.HELPDESK_COMMENT,
         comment,
         Ticket,
@@ -120,7 +153,7 @@ async def comment_on_ticket(comment: CommentOnTicket, *, step: str) -> Ticket:
 
 
 async def resolve_ticket(resolution: ResolveTicket, *, step: str) -> Ticket:
-    return await _on_platform(
+    return await run(
         ActivityNames.HELPDESK_RESOLVE,
         resolution,
         Ticket,
@@ -131,7 +164,7 @@ async def resolve_ticket(resolution: ResolveTicket, *, step: str) -> Ticket:
 
 async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
     # Keep trying while the mail server is down: the mail must go out, once.
-    return await _on_platform(
+    return await run(
         ActivityNames.MAIL_SEND,
         email,
         EmailSent,
@@ -142,7 +175,7 @@ async def send_email(email: EmailMessage, *, step: str) -> EmailSent:
 
 async def send_template(email: TemplatedEmail, *, step: str) -> EmailSent:
     """A customer email the activity renders from its template, in the customer's language."""
-    return await _on_platform(
+    return await run(
         EmailActivities.SEND_TEMPLATE,
         email,
         EmailSent,
@@ -156,7 +189,7 @@ async def send_template(email: TemplatedEmail, *, step: str) -> EmailSent:
 
 
 async def get_admins(tenant_id: str) -> TenantAdmins:
-    return await _on_platform(
+    return await run(
         DeletionActivities.GET_ADMINS,
         TenantRef(tenant_id=tenant_id),
         TenantAdmins,
@@ -167,7 +200,7 @@ async def get_admins(tenant_id: str) -> TenantAdmins:
 
 
 async def issue_code() -> IssuedCode:
-    return await _on_platform(
+    return await run(
         DeletionActivities.ISSUE_CODE,
         IssueCode(),
         IssuedCode,
@@ -177,7 +210,7 @@ async def issue_code() -> IssuedCode:
 
 
 async def send_code(email: CodeEmail) -> EmailSent:
-    return await _on_platform(
+    return await run(
         DeletionActivities.SEND_CODE,
         email,
         EmailSent,
@@ -199,7 +232,7 @@ async def check_code(check: CodeCheck) -> bool:
 
 
 async def purge(step: PurgeStep) -> Purged:
-    return await _on_platform(
+    return await run(
         DeletionActivities.PURGE,
         step,
         Purged,
@@ -212,7 +245,7 @@ async def purge_all(request: PurgeRequest) -> PurgeReport:
     # One activity for the whole purge: each step is an idempotent platform call, so a retry
     # after a crash re-runs the steps already done at no cost, and the history holds 3 events
     # instead of 3 per step.
-    return await _on_platform(
+    return await run(
         DeletionActivities.PURGE_ALL,
         request,
         PurgeReport,
@@ -222,7 +255,7 @@ async def purge_all(request: PurgeRequest) -> PurgeReport:
 
 
 async def live_mobile_lines(tenant_id: str) -> TenantLines:
-    return await _on_platform(
+    return await run(
         DeletionActivities.LIVE_LINES,
         TenantRef(tenant_id=tenant_id),
         TenantLines,

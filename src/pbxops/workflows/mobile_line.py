@@ -16,7 +16,6 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -51,16 +50,11 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.procedures import AuditEntry, Outcome, Procedure
     from pbxops.contracts.wording import days_or_seconds
 
-from pbxops.workflows.sla import fail
+from pbxops.workflows import calls
+from pbxops.workflows.sla import cause_message, fail
 
-PLATFORM_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-# Issuing a code also sends its email: give the platform and the mail server an hour of outages.
-MUST_SUCCEED = timedelta(hours=1)
-PER_ATTEMPT = timedelta(seconds=30)
+# Issuing a code also sends its email: each call gets calls.MUST_SUCCEED, an hour of outages of
+# the platform and the mail server.
 _HAND_OVER_PAUSE = timedelta(seconds=1)
 # The patch: a phone event only wakes the line, which reads the device from the platform and
 # takes the platform's view; an event the platform does not know (seq beyond its own) is ignored.
@@ -84,14 +78,6 @@ class Step:
 
 def _days(delta: timedelta) -> str:
     return days_or_seconds(delta)
-
-
-def _cause_message(err: ActivityError) -> str:
-    """The innermost ApplicationError's message: the platform's own sentence."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
 
 
 @workflow.defn(name=Procedure.MOBILE_LINE.value)
@@ -185,7 +171,7 @@ class MobileLine:
         )
         self._busy = True
         try:
-            issued = await workflow.execute_activity(
+            issued = await calls.run(
                 MobileActivityNames.PROVISION,
                 ProvisionLine(
                     device_id=inp.device_id,
@@ -193,16 +179,14 @@ class MobileLine:
                     user_id=inp.user_id,
                     validity=inp.code_validity,
                 ),
-                result_type=CodeIssued,
+                CodeIssued,
                 activity_id="provision",
-                start_to_close_timeout=PER_ATTEMPT,
-                schedule_to_close_timeout=MUST_SUCCEED,
-                retry_policy=PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary="assign a licence, issue and deliver the first code",
             )
         except ActivityError as err:
             # Pool exhausted, unknown user, a second line for the user: nothing was created.
-            message = _cause_message(err)
+            message = cause_message(err)
             self._error = message
             self._enter(Step.FAILED, message)
             raise fail(message, "ProvisioningRefused") from err
@@ -279,14 +263,12 @@ class MobileLine:
                 return
             self._busy = True
             try:
-                device = await workflow.execute_activity(
+                device = await calls.run(
                     MobileActivityNames.EXPIRE_CODE,
                     ExpireCode(device_id=self._input.device_id, code_id=code_id),
-                    result_type=DeviceSnapshot,
+                    DeviceSnapshot,
                     activity_id=f"expire-{code_id}",
-                    start_to_close_timeout=PER_ATTEMPT,
-                    schedule_to_close_timeout=MUST_SUCCEED,
-                    retry_policy=PLATFORM_RETRY,
+                    schedule_to_close=calls.MUST_SUCCEED,
                     summary=f"mark activation code {code_id} expired at the platform",
                 )
             except ActivityError:
@@ -312,18 +294,16 @@ class MobileLine:
         self._enter(Step.ISSUING, label or "Issuing a new activation code.")
         self._busy = True
         try:
-            issued = await workflow.execute_activity(
+            issued = await calls.run(
                 MobileActivityNames.ISSUE_CODE,
                 IssueCode(
                     device_id=self._input.device_id,
                     reason=reason,
                     validity=self._input.code_validity,
                 ),
-                result_type=CodeIssued,
+                CodeIssued,
                 activity_id=f"code-{self._state.codes_issued + 1}",
-                start_to_close_timeout=PER_ATTEMPT,
-                schedule_to_close_timeout=MUST_SUCCEED,
-                retry_policy=PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary=(
                     "deactivate the lost phone's line, issue and deliver a new code"
                     if reason is CodeReason.LOST_STOLEN
@@ -332,7 +312,7 @@ class MobileLine:
             )
         except ActivityError as err:
             self._refresh()
-            raise ApplicationError(_cause_message(err), type="PlatformRejected") from err
+            raise ApplicationError(cause_message(err), type="PlatformRejected") from err
         finally:
             self._busy = False
         return self._adopt_code(issued, reason)
@@ -407,14 +387,12 @@ class MobileLine:
         try:
             # A local activity: a read, and its marker shares the workflow task (and the one
             # billable action) with the patch's marker when the event is a run's first.
-            return await workflow.execute_local_activity(
+            return await calls.run_local(
                 MobileActivityNames.GET_DEVICE,
                 DeviceRef(device_id=self._input.device_id),
-                result_type=DeviceSnapshot,
+                DeviceSnapshot,
                 activity_id=f"confirm-event-{self._confirms}",
-                start_to_close_timeout=PER_ATTEMPT,
-                schedule_to_close_timeout=CONFIRM_FOR,
-                retry_policy=PLATFORM_RETRY,
+                schedule_to_close=CONFIRM_FOR,
                 summary="confirm the phone event with the platform",
             )
         except ActivityError:
@@ -517,20 +495,18 @@ class MobileLine:
         self._enter(Step.DELETING, "Deleting the device and returning its licence.")
         self._busy = True
         try:
-            deleted = await workflow.execute_activity(
+            deleted = await calls.run(
                 MobileActivityNames.DELETE_DEVICE,
                 DeviceRef(device_id=self._input.device_id),
-                result_type=DeviceDeleted,
+                DeviceDeleted,
                 activity_id="delete",
-                start_to_close_timeout=PER_ATTEMPT,
-                schedule_to_close_timeout=MUST_SUCCEED,
-                retry_policy=PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary="delete the device, return its licence, tell the user",
             )
         except ActivityError as err:
             self._deleting = False
             self._refresh()
-            raise ApplicationError(_cause_message(err), type="PlatformRejected") from err
+            raise ApplicationError(cause_message(err), type="PlatformRejected") from err
         finally:
             self._busy = False
         self._disarm_expiry()

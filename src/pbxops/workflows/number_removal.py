@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from pbxops.contracts import search_attributes as sa
@@ -66,7 +66,14 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import minutes_or_hours, plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
+from pbxops.workflows.progress import Tracked
+from pbxops.workflows.sla import (
+    Escalation,
+    HardCapReached,
+    SlaWindow,
+    cause_message,
+    wait_with_sla,
+)
 
 # Verification polls the support view through the activity's retry policy: quickly at first
 # (the Deleted Datetime usually shows within seconds), then less and less often, every 10
@@ -103,20 +110,12 @@ def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "-"
 
 
-def _cause(err: ActivityError) -> str:
-    """The innermost ApplicationError's message: the system's own sentence."""
-    cause: BaseException | None = err.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
-
-
 def _name(state: NumberState) -> str:
     return f"{state.number} ({state.label})" if state.label else state.number
 
 
 @workflow.defn(name=Procedure.NUMBER_REMOVAL.value)
-class NumberPackageRemoval:
+class NumberPackageRemoval(Tracked):
     """Remove the package of one customer's phone numbers: billing path, delete, verify, inform."""
 
     @workflow.init
@@ -169,18 +168,16 @@ class NumberPackageRemoval:
         inp = self._input
         self._enter(Step.AUTHORISING, f"Checking the requester's role on tenant `{inp.tenant_id}`.")
         try:
-            verdict = await workflow.execute_activity(
+            verdict = await calls.run(
                 NumberActivities.CHECK_REQUESTER,
                 RequesterCheck(tenant_id=inp.tenant_id, email=inp.requested_by),
-                result_type=RequesterVerdict,
+                RequesterVerdict,
                 activity_id="check-requester",
-                start_to_close_timeout=calls.PER_ATTEMPT,
-                schedule_to_close_timeout=calls.MUST_SUCCEED,
-                retry_policy=calls.PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary="check the requester is an Admin or Super User",
             )
         except ActivityError as err:
-            raise self._failed(_cause(err), "PlatformRejected") from err
+            raise self._failed(cause_message(err), "PlatformRejected") from err
         self._tenant_name = verdict.tenant_name
         if not verdict.allowed:
             roles = ", ".join(verdict.roles) or "none: not a user of this tenant"
@@ -197,19 +194,17 @@ class NumberPackageRemoval:
         inp = self._input
         self._enter(Step.LOOKING_UP, "Reading each number's record and SOC code in CSU.")
         try:
-            found = await workflow.execute_activity(
+            found = await calls.run(
                 NumberActivities.LOOKUP,
                 LookupNumbers(numbers=list(self._numbers)),
-                result_type=NumberRecords,
+                NumberRecords,
                 activity_id="lookup",
-                start_to_close_timeout=calls.PER_ATTEMPT,
-                schedule_to_close_timeout=calls.MUST_SUCCEED,
-                retry_policy=calls.PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary=f"look up {plural(len(self._numbers), 'number')} in CSU and the device "
                 "portal",
             )
         except ActivityError as err:
-            raise self._failed(_cause(err), "LookupFailed") from err
+            raise self._failed(cause_message(err), "LookupFailed") from err
         for record in found.records:
             state = self._numbers[record.number]
             if not record.found:
@@ -262,14 +257,12 @@ class NumberPackageRemoval:
         ]
         for account in sorted({s.billing_account for s in waiting if s.billing_account}):
             try:
-                self._links[account] = await workflow.execute_activity(
+                self._links[account] = await calls.run(
                     NumberActivities.BILLING_LINK,
                     BillingAccountRef(account_number=account),
-                    result_type=BillingLink,
+                    BillingLink,
                     activity_id=f"billing-link-{account}",
-                    start_to_close_timeout=calls.PER_ATTEMPT,
-                    schedule_to_close_timeout=calls.MUST_SUCCEED,
-                    retry_policy=calls.PLATFORM_RETRY,
+                    schedule_to_close=calls.MUST_SUCCEED,
                     summary=f"get the update-subscription link of account {account}",
                 )
             except ActivityError as err:
@@ -278,7 +271,8 @@ class NumberPackageRemoval:
                         self._settle(
                             state,
                             NumberOutcome.MANUAL,
-                            f"no update-subscription link for account {account}: {_cause(err)}",
+                            f"no update-subscription link for account {account}: "
+                            + cause_message(err),
                         )
 
     # --- 3. what needs a person -----------------------------------------------------------------
@@ -374,21 +368,19 @@ class NumberPackageRemoval:
         self._show()
         requested_at = workflow.now()
         try:
-            deleted = await workflow.execute_activity(
+            deleted = await calls.run(
                 NumberActivities.DELETE_DEVICE,
                 DeleteDevice(
                     tenant_id=inp.tenant_id, device_id=state.device_id, number=state.number
                 ),
-                result_type=DeviceDeleted,
+                DeviceDeleted,
                 activity_id=f"delete-{state.number}",
-                start_to_close_timeout=calls.PER_ATTEMPT,
-                schedule_to_close_timeout=calls.MUST_SUCCEED,
-                retry_policy=calls.PLATFORM_RETRY,
+                schedule_to_close=calls.MUST_SUCCEED,
                 summary=f"delete the device of {state.number}",
             )
         except ActivityError as err:
             if not state.outcome.settled:  # not already given up on at the hard cap
-                self._settle(state, NumberOutcome.NOT_REMOVED, _cause(err))
+                self._settle(state, NumberOutcome.NOT_REMOVED, cause_message(err))
             return
         state.deleted_at = deleted.deleted_at
         state.outcome = NumberOutcome.VERIFYING
@@ -399,7 +391,7 @@ class NumberPackageRemoval:
             self._settle(state, NumberOutcome.NOT_VERIFIED, "no time left to verify the removal")
             return
         try:
-            verified = await workflow.execute_activity(
+            verified = await calls.run(
                 NumberActivities.VERIFY_REMOVED,
                 VerifyRemoval(
                     tenant_id=inp.tenant_id,
@@ -407,18 +399,17 @@ class NumberPackageRemoval:
                     device_id=state.device_id,
                     requested_at=requested_at,
                 ),
-                result_type=RemovalVerified,
+                RemovalVerified,
                 activity_id=f"verify-{state.number}",
-                start_to_close_timeout=calls.PER_ATTEMPT,
                 # The poll's deadline: retries stop at the hard cap.
-                schedule_to_close_timeout=remaining,
-                retry_policy=VERIFY_POLL,
+                schedule_to_close=remaining,
+                retry=VERIFY_POLL,
                 summary=f"poll CSU until {state.number} shows its Deleted Datetime",
             )
         except ActivityError as err:
             if not state.outcome.settled:
                 self._settle(
-                    state, NumberOutcome.NOT_VERIFIED, f"removal not verified: {_cause(err)}"
+                    state, NumberOutcome.NOT_VERIFIED, f"removal not verified: {cause_message(err)}"
                 )
             return
         state.verified_at = workflow.now()
@@ -639,26 +630,10 @@ class NumberPackageRemoval:
         state.detail = detail
         self._show()
 
-    def _enter(self, step: str, detail: str) -> None:
-        self._status.step = step
-        self._status.step_detail = detail
-        self._show()
-
-    def _show(self, note: str = "") -> None:
+    def _render(self) -> str:
         """The UI's current details: the step, then one line per number."""
-        if note:
-            self._status.step_detail += f"\n\n{note}"
         rows = "\n".join(
             f"- `{s.number}` **{s.outcome.value}**" + (f": {s.detail}" if s.detail else "")
             for s in self._numbers.values()
         )
-        workflow.set_current_details(
-            f"**{self._status.step}**\n\n{self._status.step_detail}\n\n{rows}"
-        )
-
-    def _failed(self, message: str, kind: str) -> ApplicationError:
-        self._status.outcome = Outcome.FAILED
-        self._status.error = message
-        self._status.finished_at = workflow.now()
-        self._enter(Step.FAILED, message)
-        return fail(message, kind)
+        return f"**{self._status.step}**\n\n{self._status.step_detail}\n\n{rows}"

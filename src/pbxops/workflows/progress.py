@@ -1,6 +1,8 @@
 """What a procedure shows the delivery team: its status query and the UI's current details.
 
-One format everywhere: the step in bold, then what is happening and what happens next.
+One format everywhere: the step in bold, then what is happening and what happens next. A
+procedure class takes ``Tracked`` as its base (and overrides ``_render`` to show more, e.g. one
+line per number); the functions serve the procedures that keep their status beside other state.
 """
 
 from temporalio import workflow
@@ -12,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.procedures import Outcome, ProcedureStatus
 
 FAILED = "failed"
+DONE = "done"
 
 
 def show_step(status: ProcedureStatus, step: str, detail: str) -> None:
@@ -35,3 +38,36 @@ def failed(status: ProcedureStatus, message: str, kind: str) -> ApplicationError
     status.finished_at = workflow.now()
     show_step(status, FAILED, message)
     return fail(message, kind)
+
+
+class Tracked:
+    """A procedure's status for its query and the UI's current details, kept in step."""
+
+    _status: ProcedureStatus
+
+    def _render(self) -> str:
+        return f"**{self._status.step}**\n\n{self._status.step_detail}"
+
+    def _show(self, note: str = "") -> None:
+        """Show the status again (after a change below the step), with ``note`` appended."""
+        if note:
+            self._status.step_detail += f"\n\n{note}"
+        workflow.set_current_details(self._render())
+
+    def _enter(self, step: str, detail: str) -> None:
+        self._status.step = step
+        self._status.step_detail = detail
+        self._show()
+
+    def _done(self, step: str, detail: str) -> None:
+        self._status.outcome = Outcome.COMPLETED
+        self._status.finished_at = workflow.now()
+        self._enter(step, detail)
+
+    def _failed(self, message: str, kind: str) -> ApplicationError:
+        """Record the failure (a human sentence, shown as-is); raise the returned error."""
+        self._status.outcome = Outcome.FAILED
+        self._status.error = message
+        self._status.finished_at = workflow.now()
+        self._enter(FAILED, message)
+        return fail(message, kind)

@@ -81,13 +81,13 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.sla import fail
+from pbxops.workflows.progress import Tracked
+from pbxops.workflows.sla import cause_message, cause_type
 
 Names = ProvisioningActivityNames
 M = TypeVar("M", bound=BaseModel)
 
-# A forward step gives the platform this long (retrying 5xx and timeouts) before the saga undoes.
-FORWARD = timedelta(minutes=15)
+# A forward step gives the platform calls.FORWARD (retrying 5xx, timeouts), then the saga undoes.
 # An undo keeps trying much longer: leaving a half-created customer is the worse outcome.
 UNDO = timedelta(hours=24)
 SYNC_ATTEMPT = timedelta(minutes=10)
@@ -112,55 +112,15 @@ STEP_LABELS = {
 }
 
 
-async def act(
-    name: str,
-    arg: BaseModel,
-    result_type: type[M],
-    *,
-    activity_id: str,
-    summary: str,
-    limit: timedelta = FORWARD,
-    attempt: timedelta = calls.PER_ATTEMPT,
-    heartbeat: timedelta | None = None,
-) -> M:
-    """One activity call: platform retry policy, an explicit step id, a summary for the UI."""
-    return await workflow.execute_activity(
-        name,
-        arg,
-        result_type=result_type,
-        activity_id=activity_id,
-        start_to_close_timeout=attempt,
-        schedule_to_close_timeout=limit,
-        heartbeat_timeout=heartbeat,
-        retry_policy=calls.PLATFORM_RETRY,
-        summary=summary,
-    )
-
-
 async def trial_timer(account_id: str, *, start: bool) -> TrialTimer:
-    return await act(
+    return await calls.run(
         Names.TRIAL_TIMER,
         TrialTimerRequest(account_id=account_id, start_if_missing=start),
         TrialTimer,
         activity_id="trial-timer",
         summary="start the trial's timer" if start else "tell the trial's timer to re-read",
-        limit=calls.MUST_SUCCEED,
+        schedule_to_close=calls.MUST_SUCCEED,
     )
-
-
-def cause_message(err: BaseException) -> str:
-    """The innermost ApplicationError's message: the platform's (or the PBX's) own sentence."""
-    cause: BaseException | None = err
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__ or getattr(cause, "cause", None)
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
-
-
-def cause_type(err: BaseException) -> str | None:
-    cause: BaseException | None = err
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__ or getattr(cause, "cause", None)
-    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 def _count(n: int | None) -> str:
@@ -169,32 +129,6 @@ def _count(n: int | None) -> str:
 
 def _users(n: int | None) -> str:
     return "user" if n == 1 else "users"
-
-
-class Tracked:
-    """Status for the query and the UI's current details, kept in one place."""
-
-    _status: ProcedureStatus
-
-    def _enter(self, step: str, detail: str) -> None:
-        self._status.step = step
-        self._status.step_detail = detail
-        workflow.set_current_details(self._render())
-
-    def _render(self) -> str:
-        return f"**{self._status.step}**\n\n{self._status.step_detail}"
-
-    def _done(self, step: str, detail: str) -> None:
-        self._status.outcome = Outcome.COMPLETED
-        self._status.finished_at = workflow.now()
-        self._enter(step, detail)
-
-    def _failed(self, message: str, kind: str) -> ApplicationError:
-        self._status.outcome = Outcome.FAILED
-        self._status.error = message
-        self._status.finished_at = workflow.now()
-        self._enter(Step.FAILED, message)
-        return fail(message, kind)
 
 
 class PbxSync:
@@ -224,12 +158,13 @@ class PbxSync:
     async def run(self) -> None:
         ref = AccountRef(account_id=self.account_id)
         self.on_progress("connecting to the PBX", 0, None)
-        discovery = await act(
+        discovery = await calls.run(
             Names.CONNECT_PBX,
             ref,
             PbxDiscovery,
             activity_id="connect-pbx",
             summary="connect to the customer's PBX and discover its users",
+            schedule_to_close=calls.FORWARD,
         )
         self.total = discovery.users_total
         self.on_progress(
@@ -241,7 +176,7 @@ class PbxSync:
         batch = 0
         while True:
             batch += 1
-            progress = await act(
+            progress = await calls.run(
                 Names.SYNC_PBX_USERS,
                 SyncUsersRequest(
                     account_id=self.account_id,
@@ -254,8 +189,9 @@ class PbxSync:
                 SyncProgress,
                 activity_id=f"sync-users-{batch}",
                 summary=f"synchronise users, batch {batch} (from {_count(self.synced)})",
-                attempt=SYNC_ATTEMPT,
+                start_to_close=SYNC_ATTEMPT,
                 heartbeat=SYNC_HEARTBEAT,
+                schedule_to_close=calls.FORWARD,
             )
             self.synced += progress.synced_in_batch
             self.total = progress.discovered_total
@@ -268,7 +204,7 @@ class PbxSync:
         else:
             what = "starting"
         self.on_progress(f"{what} monitoring of calls and agent status", self.synced, self.total)
-        self.monitoring = await act(
+        self.monitoring = await calls.run(
             Names.START_MONITORING,
             StartMonitoring(
                 account_id=self.account_id,
@@ -279,8 +215,9 @@ class PbxSync:
             activity_id="start-monitoring",
             summary="monitor calls and agent status"
             + (" on every sub-account" if self.include_sub_accounts else ""),
-            attempt=SYNC_ATTEMPT,
+            start_to_close=SYNC_ATTEMPT,
             heartbeat=SYNC_HEARTBEAT,
+            schedule_to_close=calls.FORWARD,
         )
 
 
@@ -368,7 +305,7 @@ class CustomerProvisioning(Tracked):
             f"creating the account ({customer.product_type}, "
             f"{customer.country}) with {plural(len(inp.support_contacts), 'support contact')}",
         )
-        account = await act(
+        account = await calls.run(
             Names.CREATE_ACCOUNT,
             CreateAccount(
                 reseller=inp.reseller, customer=customer, support_contacts=inp.support_contacts
@@ -376,6 +313,7 @@ class CustomerProvisioning(Tracked):
             AccountSnapshot,
             activity_id="create-account",
             summary="create the customer account with its support contacts",
+            schedule_to_close=calls.FORWARD,
         )
         self._account = account
         self._st.tenant_id = account.id
@@ -383,13 +321,13 @@ class CustomerProvisioning(Tracked):
         self._undo.append(
             (
                 f"account '{account.id}' deleted",
-                lambda: act(
+                lambda: calls.run(
                     Names.DELETE_ACCOUNT,
                     ref,
                     Undone,
                     activity_id="undo-create-account",
                     summary=f"undo: delete account {account.id}",
-                    limit=UNDO,
+                    schedule_to_close=UNDO,
                 ),
             )
         )
@@ -402,12 +340,13 @@ class CustomerProvisioning(Tracked):
         invited: list[InvitationSent] = []
         for n, admin in enumerate(inp.admins, start=1):
             self._enter(Step.PRIMARY_USER, f"inviting Admin user {n} of {len(inp.admins)} by email")
-            sent = await act(
+            sent = await calls.run(
                 Names.INVITE_ADMIN,
                 InviteAdmin(account_id=account.id, customer_name=customer.name, admin=admin),
                 InvitationSent,
                 activity_id=f"invite-admin-{n}",
                 summary=f"create Admin user {n} and email the invitation",
+                schedule_to_close=calls.FORWARD,
             )
             invited.append(sent)
             self._undo.append(self._withdraw(n, sent.email, customer.name))
@@ -421,23 +360,24 @@ class CustomerProvisioning(Tracked):
             f"storing the connection to {pbx.host}"
             + ("" if pbx.enabled else " (disabled: no connection, no import until enabled)"),
         )
-        connection = await act(
+        connection = await calls.run(
             Names.CONFIGURE_PBX,
             ConfigurePbx(account_id=account.id, pbx=pbx),
             ConnectionSnapshot,
             activity_id="configure-pbx",
             summary="store the PBX connection" + ("" if pbx.enabled else " (disabled)"),
+            schedule_to_close=calls.FORWARD,
         )
         self._undo.append(
             (
                 "PBX connection and synchronised users removed",
-                lambda: act(
+                lambda: calls.run(
                     Names.REMOVE_PBX,
                     RemovePbx(account_id=account.id, keep_disabled=False),
                     Undone,
                     activity_id="undo-pbx",
                     summary="undo: remove the PBX connection and synchronised users",
-                    limit=UNDO,
+                    schedule_to_close=UNDO,
                 ),
             )
         )
@@ -460,19 +400,21 @@ class CustomerProvisioning(Tracked):
             f"assigning roles ({len(inp.roles.assignments)} explicit, default "
             f"{', '.join(inp.roles.default_roles) or 'none'})",
         )
-        roles = await act(
+        roles = await calls.run(
             Names.ASSIGN_ROLES,
             AssignRoles(account_id=account.id, roles=inp.roles),
             RolesAssigned,
             activity_id="assign-roles",
             summary="assign user roles and access",
+            schedule_to_close=calls.FORWARD,
         )
-        live = await act(
+        live = await calls.run(
             Names.ACTIVATE_ACCOUNT,
             ref,
             AccountSnapshot,
             activity_id="activate-account",
             summary="finish provisioning: the account goes live",
+            schedule_to_close=calls.FORWARD,
         )
         self._step_done(Step.ROLES)
         # From here on nothing is undone: the customer exists.
@@ -526,7 +468,7 @@ class CustomerProvisioning(Tracked):
         self, n: int, email: str, customer_name: str
     ) -> tuple[str, Callable[[], Awaitable[EmailSent]]]:
         def undo() -> Awaitable[EmailSent]:
-            return act(
+            return calls.run(
                 Names.WITHDRAW_INVITATION,
                 WithdrawInvitation(
                     customer_name=customer_name,
@@ -537,7 +479,7 @@ class CustomerProvisioning(Tracked):
                 EmailSent,
                 activity_id=f"undo-invite-admin-{n}",
                 summary=f"undo: tell Admin user {n} the invitation is withdrawn",
-                limit=UNDO,
+                schedule_to_close=UNDO,
             )
 
         return f"invitation of Admin user {n} withdrawn", undo
@@ -614,12 +556,13 @@ class PbxConnectionEnable(Tracked):
         ref = AccountRef(account_id=inp.account_id)
         self._enter("reading-account", f"reading account `{inp.account_id}`")
         try:
-            account = await act(
+            account = await calls.run(
                 Names.GET_ACCOUNT,
                 ref,
                 AccountSnapshot,
                 activity_id="read-account",
                 summary=f"read account {inp.account_id}",
+                schedule_to_close=calls.FORWARD,
             )
         except ActivityError as err:
             raise self._failed(cause_message(err), "PlatformRejected") from err
@@ -641,36 +584,38 @@ class PbxConnectionEnable(Tracked):
         )
         try:
             self._enter(Step.PBX, f"enabling the connection to {conn.host}")
-            await act(
+            await calls.run(
                 Names.ENABLE_PBX,
                 ref,
                 ConnectionSnapshot,
                 activity_id="enable-pbx",
                 summary="enable the PBX connection",
+                schedule_to_close=calls.FORWARD,
             )
             await sync.run()
         except ActivityError as err:
             reason = cause_message(err)
             self._enter(Step.UNDOING, f"{reason}. Disabling the connection again.")
-            await act(
+            await calls.run(
                 Names.REMOVE_PBX,
                 RemovePbx(account_id=inp.account_id, keep_disabled=True),
                 Undone,
                 activity_id="undo-enable",
                 summary="undo: disable the connection and remove imported users",
-                limit=UNDO,
+                schedule_to_close=UNDO,
             )
             raise self._failed(
                 f"enabling the PBX connection of account '{inp.account_id}' failed: {reason}. "
                 "The connection is disabled again and no imported user remains.",
                 "PbxConnectionFailed",
             ) from err
-        after = await act(
+        after = await calls.run(
             Names.GET_ACCOUNT,
             ref,
             AccountSnapshot,
             activity_id="read-account-after",
             summary=f"read account {inp.account_id}",
+            schedule_to_close=calls.FORWARD,
         )
         self._done(
             Step.DONE,
@@ -717,13 +662,13 @@ class CustomerTrial(Tracked):
     async def _read(self) -> AccountSnapshot | None:
         self._reads += 1
         try:
-            return await act(
+            return await calls.run(
                 Names.GET_ACCOUNT,
                 AccountRef(account_id=self._input.account_id),
                 AccountSnapshot,
                 activity_id=f"read-account-{self._reads}",
                 summary="read the trial's end date",
-                limit=calls.MUST_SUCCEED,
+                schedule_to_close=calls.MUST_SUCCEED,
             )
         except ActivityError as err:
             if cause_type(err) == "PlatformRejected404":
@@ -762,21 +707,21 @@ class CustomerTrial(Tracked):
                     timeout_summary=f"until the trial ends ({ends:%Y-%m-%d})",
                 )
         self._enter("expiring", "marking the account trial-expired and emailing the reseller")
-        expired = await act(
+        expired = await calls.run(
             Names.EXPIRE_TRIAL,
             AccountRef(account_id=inp.account_id),
             AccountSnapshot,
             activity_id="expire-trial",
             summary="mark the account trial-expired",
-            limit=calls.MUST_SUCCEED,
+            schedule_to_close=calls.MUST_SUCCEED,
         )
-        reseller = await act(
+        reseller = await calls.run(
             Names.GET_RESELLER,
             ResellerRef(reseller_id=expired.reseller),
             ResellerSnapshot,
             activity_id="read-reseller",
             summary=f"read reseller {expired.reseller}",
-            limit=calls.MUST_SUCCEED,
+            schedule_to_close=calls.MUST_SUCCEED,
         )
         if workflow.patched(EMAIL_TEMPLATES_PATCH):
             await calls.send_template(trial_template(expired, reseller), step="notify-reseller")
@@ -855,12 +800,13 @@ class CustomerUpdate(Tracked):
         given = inp.changes.given()
         self._enter("updating", f"changing {', '.join(sorted(given))} of `{inp.account_id}`")
         try:
-            account = await act(
+            account = await calls.run(
                 Names.UPDATE_ACCOUNT,
                 UpdateAccount(account_id=inp.account_id, changes=inp.changes),
                 AccountSnapshot,
                 activity_id="update-account",
                 summary=f"update {', '.join(sorted(given))}",
+                schedule_to_close=calls.FORWARD,
             )
         except ActivityError as err:
             raise self._failed(cause_message(err), "PlatformRejected") from err

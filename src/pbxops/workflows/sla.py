@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pbxops.contracts import search_attributes as sa
@@ -128,9 +128,21 @@ def fail(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def cause_message(err: ActivityError) -> str:
-    """The innermost ApplicationError's message: the platform's own sentence."""
-    cause: BaseException | None = err.cause
+def _innermost(err: BaseException) -> ApplicationError | None:
+    """The ApplicationError an activity (or a child, or the platform through it) failed with."""
+    cause: BaseException | None = err
     while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return cause
+
+
+def cause_message(err: BaseException) -> str:
+    """The innermost ApplicationError's message: the platform's (or the PBX's) own sentence."""
+    cause = _innermost(err)
+    return cause.message if cause is not None else str(err)
+
+
+def cause_type(err: BaseException) -> str | None:
+    """The innermost ApplicationError's type (``UnsafePlatformData``, ``NotFound`` …), if any."""
+    cause = _innermost(err)
+    return cause.type if cause is not None else None

@@ -29,8 +29,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from pbxops.contracts.wording import plural
 
-from pbxops.workflows import calls
-from pbxops.workflows.provisioning import Step, Tracked, act, cause_message
+from pbxops.workflows import calls, progress
+from pbxops.workflows.progress import Tracked
+from pbxops.workflows.sla import cause_message
 
 
 @workflow.defn(name=Procedure.SUPPORT_CONTACTS.value)
@@ -56,17 +57,18 @@ class SupportContactsChange(Tracked):
         verb = "adding" if inp.action is ContactAction.ADD else "removing"
         self._enter("changing", f"{verb} a support contact as {inp.acting_as.value}")
         try:
-            result = await act(
+            result = await calls.run(
                 SupportActivityNames.CHANGE_CONTACTS,
                 inp,
                 SupportContactsChangeResult,
                 activity_id=f"{inp.action.value}-contact",
                 summary=f"{inp.action.value} a support contact as {inp.acting_as.value}",
+                schedule_to_close=calls.FORWARD,
             )
         except ActivityError as err:
             raise self._failed(cause_message(err), "ContactChangeRefused") from err
         self._done(
-            Step.DONE,
+            progress.DONE,
             f"{plural(len(result.contacts), 'support contact')} now"
             + ("" if result.changed else " (nothing to change)"),
         )
@@ -95,13 +97,13 @@ class ProblemReport(Tracked):
     async def run(self, inp: ProblemReportInput) -> ProblemReportResult:
         self._enter("recording", f"recording report {inp.report_id} ({inp.application})")
         try:
-            report = await act(
+            report = await calls.run(
                 SupportActivityNames.CREATE_REPORT,
                 inp,
                 ProblemReportCreated,
                 activity_id="record-report",
                 summary=f"record problem report {inp.report_id}",
-                limit=calls.MUST_SUCCEED,
+                schedule_to_close=calls.MUST_SUCCEED,
             )
         except ActivityError as err:
             raise self._failed(cause_message(err), "PlatformRejected") from err
@@ -122,7 +124,7 @@ class ProblemReport(Tracked):
                     report_email(inp, report, address), step=f"email-contact-{n}"
                 )
         self._done(
-            Step.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
+            progress.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
         )
         return ProblemReportResult(
             report_id=inp.report_id, account_id=inp.account_id, emailed=addresses
