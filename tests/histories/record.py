@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.sandbox import workflow_runner
-from runtime.search_attributes import add_all
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from workflows.registry import ALL_WORKFLOWS
 
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.runtime.search_attributes import add_all
+from pbxops.workflows.registry import ALL_WORKFLOWS
 from tests.conftest import installed_binary
 
 HERE = Path(__file__).parent

@@ -7,8 +7,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
-from contracts.mobile import (
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from pbxops.contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
+from pbxops.contracts.mobile import (
     DEVICE_EVENT_SIGNAL,
     CodeOutcome,
     CodeRequest,
@@ -17,11 +21,7 @@ from contracts.mobile import (
     MobileLineResult,
     MobileLineStatus,
 )
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
-from workflows.mobile_line import MobileLine
-
+from pbxops.workflows.mobile_line import MobileLine
 from tests.histories.record import Scenario
 from tests.workflows.fake_mobile import FakeMobilePlatform
 

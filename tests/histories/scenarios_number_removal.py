@@ -3,11 +3,11 @@ manual handling, the verification ticket, a refused requester."""
 
 from datetime import timedelta
 
-from contracts.number_removal import NumberRemovalInput
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from workflows.number_removal import NumberPackageRemoval
 
+from pbxops.contracts.number_removal import NumberRemovalInput
+from pbxops.workflows.number_removal import NumberPackageRemoval
 from tests.histories.record import Scenario
 from tests.workflows.fake_numbers import DIRECT, ECOM, FakeNumber, FakeNumberWorld
 

@@ -4,7 +4,10 @@ problem reports worth guarding (against the in-memory portal of tests/workflows)
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contracts.provisioning import (
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from pbxops.contracts.provisioning import (
     AccountChanges,
     ConnectionState,
     CustomerProvisioningInput,
@@ -12,23 +15,20 @@ from contracts.provisioning import (
     CustomerUpdateInput,
     PbxEnableInput,
 )
-from contracts.support import (
+from pbxops.contracts.support import (
     ActingAs,
     ContactAction,
     ContactRef,
     ProblemReportInput,
     SupportContactsChangeInput,
 )
-from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
-from workflows.provisioning import (
+from pbxops.workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
     CustomerUpdate,
     PbxConnectionEnable,
 )
-from workflows.support import ProblemReport, SupportContactsChange
-
+from pbxops.workflows.support import ProblemReport, SupportContactsChange
 from tests.histories.record import Scenario
 from tests.workflows.fake_customers import FakeCustomers
 

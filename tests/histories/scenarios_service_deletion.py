@@ -4,12 +4,12 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from contracts.deletion import DeletionInput, WithdrawRequest
-from starter.deletion import confirmation
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
-from workflows.service_deletion import ServiceDeletion
 
+from pbxops.cli.deletion import confirmation
+from pbxops.contracts.deletion import DeletionInput, WithdrawRequest
+from pbxops.workflows.service_deletion import ServiceDeletion
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.test_service_deletion import code_emailed, platform_deletes, wrong

@@ -3,14 +3,14 @@
 import contextlib
 from datetime import timedelta
 
-from contracts.lifecycle import BEGIN_UPDATE, BeginProcedure, ServiceInput
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.procedures import Procedure
-from contracts.service_transition import ServiceTransitionInput
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
-from workflows.service_lifecycle import ServiceLifecycle
 
+from pbxops.contracts.lifecycle import BEGIN_UPDATE, BeginProcedure, ServiceInput
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.workflows.service_lifecycle import ServiceLifecycle
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
 

@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-from contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
-from contracts.service_transition import ServiceTransitionInput
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from workflows.service_transition import ServiceDeactivation, ServiceReactivation
 
+from pbxops.contracts.pbx import PLATFORM_EVENT_SIGNAL, PlatformEvent, ServiceState
+from pbxops.contracts.service_transition import ServiceTransitionInput
+from pbxops.workflows.service_transition import ServiceDeactivation, ServiceReactivation
 from tests.histories.record import Scenario
 from tests.workflows.fake_platform import FakePlatform
 
