@@ -22,12 +22,10 @@ from pbxops.contracts.support import (
     ProblemReportInput,
     SupportContactsChangeInput,
 )
-from pbxops.workflows.provisioning import (
-    CustomerProvisioning,
-    CustomerTrial,
-    CustomerUpdate,
-    PbxConnectionEnable,
-)
+from pbxops.workflows.customer_trial import CustomerTrial
+from pbxops.workflows.customer_update import CustomerUpdate
+from pbxops.workflows.pbx_connection import PbxConnectionEnable
+from pbxops.workflows.provisioning import CustomerProvisioning
 from pbxops.workflows.support import ProblemReport, SupportContactsChange
 from tests.histories.record import Scenario
 from tests.workflows.fake_customers import FakeCustomers

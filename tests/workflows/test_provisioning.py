@@ -26,12 +26,10 @@ from pbxops.contracts.provisioning import (
     ProvisioningStatus,
     TrialOutcome,
 )
-from pbxops.workflows.provisioning import (
-    CustomerProvisioning,
-    CustomerTrial,
-    CustomerUpdate,
-    PbxConnectionEnable,
-)
+from pbxops.workflows.customer_trial import CustomerTrial
+from pbxops.workflows.customer_update import CustomerUpdate
+from pbxops.workflows.pbx_connection import PbxConnectionEnable
+from pbxops.workflows.provisioning import CustomerProvisioning
 from tests.conftest import time_skipping_server
 from tests.workflows.fake_customers import FakeCustomers
 from tests.workflows.harness import worker

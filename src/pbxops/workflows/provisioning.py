@@ -1,5 +1,4 @@
-"""Customer provisioning in four steps (docs/procedures.md#provisioning), as a saga; the PBX
-connection enabled later; the trial period's end; and edits of a customer's properties.
+"""Customer provisioning in four steps (docs/procedures.md#provisioning), as a saga.
 
 1. customer details: the account is created on the reseller portal (with its support contacts);
 2. primary user: every Admin is invited by email as soon as the account exists;
@@ -15,10 +14,7 @@ withdrawn, account deleted): no half-created customer remains. A trial account g
 """
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -28,20 +24,14 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from pbxops.contracts import search_attributes as sa
     from pbxops.contracts.emails import (
         EMAIL_TEMPLATES_PATCH,
-        Audience,
-        EmailTemplate,
-        TemplatedEmail,
     )
     from pbxops.contracts.helpdesk import OpenTicket
-    from pbxops.contracts.mail import EmailMessage, EmailSent
-    from pbxops.contracts.procedures import Outcome, Procedure, ProcedureStatus
+    from pbxops.contracts.mail import EmailSent
+    from pbxops.contracts.procedures import Outcome, Procedure
     from pbxops.contracts.provisioning import (
-        TRIAL_CHANGED_SIGNAL,
         AccountRef,
         AccountSnapshot,
         AssignRoles,
@@ -50,175 +40,30 @@ with workflow.unsafe.imports_passed_through():
         ConnectionState,
         CreateAccount,
         CustomerProvisioningInput,
-        CustomerTrialInput,
-        CustomerTrialResult,
-        CustomerUpdateInput,
-        CustomerUpdateResult,
         InvitationSent,
         InviteAdmin,
-        MonitoringStarted,
-        PbxDiscovery,
-        PbxEnableInput,
-        PbxEnableResult,
-        ProvisioningActivityNames,
         ProvisioningResult,
         ProvisioningStatus,
         RemovePbx,
-        ResellerRef,
-        ResellerSnapshot,
         RolesAssigned,
-        StartMonitoring,
-        SyncOptions,
-        SyncProgress,
-        SyncUsersRequest,
-        TrialOutcome,
-        TrialTimer,
-        TrialTimerRequest,
         Undone,
-        UpdateAccount,
         WithdrawInvitation,
     )
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls
 from pbxops.workflows.progress import Tracked
-from pbxops.workflows.sla import cause_message, cause_type
-
-Names = ProvisioningActivityNames
-M = TypeVar("M", bound=BaseModel)
-
-# A forward step gives the platform calls.FORWARD (retrying 5xx, timeouts), then the saga undoes.
-# An undo keeps trying much longer: leaving a half-created customer is the worse outcome.
-UNDO = timedelta(hours=24)
-SYNC_ATTEMPT = timedelta(minutes=10)
-SYNC_HEARTBEAT = timedelta(seconds=30)
-
-
-class Step:
-    DETAILS = "customer-details"
-    PRIMARY_USER = "primary-user"
-    PBX = "pbx-connection"
-    ROLES = "roles"
-    UNDOING = "undoing"
-    DONE = "done"
-    FAILED = "failed"
-
-
-STEP_LABELS = {
-    Step.DETAILS: "step 1 (customer details)",
-    Step.PRIMARY_USER: "step 2 (primary user)",
-    Step.PBX: "step 3 (PBX connection)",
-    Step.ROLES: "step 4 (role assignment)",
-}
-
-
-async def trial_timer(account_id: str, *, start: bool) -> TrialTimer:
-    return await calls.run(
-        Names.TRIAL_TIMER,
-        TrialTimerRequest(account_id=account_id, start_if_missing=start),
-        TrialTimer,
-        activity_id="trial-timer",
-        summary="start the trial's timer" if start else "tell the trial's timer to re-read",
-        schedule_to_close=calls.MUST_SUCCEED,
-    )
-
-
-def _count(n: int | None) -> str:
-    return "?" if n is None else f"{n:,}"
-
-
-def _users(n: int | None) -> str:
-    return "user" if n == 1 else "users"
-
-
-class PbxSync:
-    """Step 3's work after the connection is stored: connect, synchronise, monitor.
-
-    Shared by provisioning and ``pbxops customer enable-pbx``. ``on_progress`` is called after
-    every batch, so the workflow can show "1,000 of 2,000 users" in the UI and to ``--wait``.
-    """
-
-    def __init__(
-        self,
-        account_id: str,
-        country: str,
-        include_sub_accounts: bool,
-        options: SyncOptions,
-        on_progress: Callable[[str, int, int | None], None],
-    ) -> None:
-        self.account_id = account_id
-        self.country = country
-        self.include_sub_accounts = include_sub_accounts
-        self.options = options
-        self.on_progress = on_progress
-        self.synced = 0
-        self.total: int | None = None
-        self.monitoring: MonitoringStarted | None = None
-
-    async def run(self) -> None:
-        ref = AccountRef(account_id=self.account_id)
-        self.on_progress("connecting to the PBX", 0, None)
-        discovery = await calls.run(
-            Names.CONNECT_PBX,
-            ref,
-            PbxDiscovery,
-            activity_id="connect-pbx",
-            summary="connect to the customer's PBX and discover its users",
-            schedule_to_close=calls.FORWARD,
-        )
-        self.total = discovery.users_total
-        self.on_progress(
-            f"connected to {discovery.model} at {discovery.host}; synchronising users",
-            0,
-            self.total,
-        )
-        cursor: str | None = None
-        batch = 0
-        while True:
-            batch += 1
-            progress = await calls.run(
-                Names.SYNC_PBX_USERS,
-                SyncUsersRequest(
-                    account_id=self.account_id,
-                    country=self.country,
-                    include_sub_accounts=self.include_sub_accounts,
-                    cursor=cursor,
-                    page_size=self.options.page_size,
-                    batch_users=self.options.batch_users,
-                ),
-                SyncProgress,
-                activity_id=f"sync-users-{batch}",
-                summary=f"synchronise users, batch {batch} (from {_count(self.synced)})",
-                start_to_close=SYNC_ATTEMPT,
-                heartbeat=SYNC_HEARTBEAT,
-                schedule_to_close=calls.FORWARD,
-            )
-            self.synced += progress.synced_in_batch
-            self.total = progress.discovered_total
-            cursor = progress.cursor
-            self.on_progress("synchronising users", self.synced, self.total)
-            if progress.done:
-                break
-        if self.include_sub_accounts and discovery.sub_accounts_total:
-            what = f"provisioning {discovery.sub_accounts_total} sub-accounts and starting"
-        else:
-            what = "starting"
-        self.on_progress(f"{what} monitoring of calls and agent status", self.synced, self.total)
-        self.monitoring = await calls.run(
-            Names.START_MONITORING,
-            StartMonitoring(
-                account_id=self.account_id,
-                include_sub_accounts=self.include_sub_accounts,
-                page_size=self.options.page_size,
-            ),
-            MonitoringStarted,
-            activity_id="start-monitoring",
-            summary="monitor calls and agent status"
-            + (" on every sub-account" if self.include_sub_accounts else ""),
-            start_to_close=SYNC_ATTEMPT,
-            heartbeat=SYNC_HEARTBEAT,
-            schedule_to_close=calls.FORWARD,
-        )
+from pbxops.workflows.provisioning_steps import (
+    STEP_LABELS,
+    UNDO,
+    Names,
+    PbxSync,
+    Step,
+    count_of,
+    trial_timer,
+    users_word,
+)
+from pbxops.workflows.sla import cause_message
 
 
 @workflow.defn(name=Procedure.PROVISIONING.value)
@@ -278,7 +123,9 @@ class CustomerProvisioning(Tracked):
     def _sync_progress(self, what: str, synced: int, total: int | None) -> None:
         self._st.users_synced = synced
         self._st.users_total = total
-        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} {_users(total)}")
+        self._enter(
+            Step.PBX, f"{what}: {count_of(synced)} of {count_of(total)} {users_word(total)}"
+        )
 
     @workflow.run
     async def run(self, inp: CustomerProvisioningInput) -> ProvisioningResult:
@@ -519,303 +366,3 @@ class CustomerProvisioning(Tracked):
             )
             message += f". Could NOT undo: {'; '.join(problems)} (support ticket {ticket.id})"
         return self._failed(message, "ProvisioningFailed")
-
-
-@workflow.defn(name=Procedure.PBX_CONNECTION.value)
-class PbxConnectionEnable(Tracked):
-    """Enable a connection created disabled: connect, synchronise users, monitor.
-
-    On failure the connection goes back to disabled and imported users are removed, so a retry
-    starts from a clean state; the account itself is untouched.
-    """
-
-    @workflow.init
-    def __init__(self, inp: PbxEnableInput) -> None:
-        self._input = inp
-        self._status = ProvisioningStatus(
-            procedure=Procedure.PBX_CONNECTION,
-            workflow_id=workflow.info().workflow_id,
-            tenant_id=inp.account_id,
-            step="reading-account",
-            started_at=workflow.now(),
-        )
-
-    @workflow.query(description="Step and users synchronised so far.")
-    def status(self) -> ProvisioningStatus:
-        assert isinstance(self._status, ProvisioningStatus)
-        return self._status
-
-    def _sync_progress(self, what: str, synced: int, total: int | None) -> None:
-        assert isinstance(self._status, ProvisioningStatus)
-        self._status.users_synced = synced
-        self._status.users_total = total
-        self._enter(Step.PBX, f"{what}: {_count(synced)} of {_count(total)} {_users(total)}")
-
-    @workflow.run
-    async def run(self, inp: PbxEnableInput) -> PbxEnableResult:
-        ref = AccountRef(account_id=inp.account_id)
-        self._enter("reading-account", f"reading account `{inp.account_id}`")
-        try:
-            account = await calls.run(
-                Names.GET_ACCOUNT,
-                ref,
-                AccountSnapshot,
-                activity_id="read-account",
-                summary=f"read account {inp.account_id}",
-                schedule_to_close=calls.FORWARD,
-            )
-        except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
-        conn = account.connection
-        if conn is None:
-            raise self._failed(f"account '{inp.account_id}' has no PBX connection", "NoConnection")
-        if conn.enabled:
-            raise self._failed(
-                f"the PBX connection of account '{inp.account_id}' is already enabled "
-                f"({conn.state.value})",
-                "AlreadyEnabled",
-            )
-        sync = PbxSync(
-            inp.account_id,
-            account.country,
-            conn.auto_provision_sub_accounts,
-            inp.sync,
-            self._sync_progress,
-        )
-        try:
-            self._enter(Step.PBX, f"enabling the connection to {conn.host}")
-            await calls.run(
-                Names.ENABLE_PBX,
-                ref,
-                ConnectionSnapshot,
-                activity_id="enable-pbx",
-                summary="enable the PBX connection",
-                schedule_to_close=calls.FORWARD,
-            )
-            await sync.run()
-        except ActivityError as err:
-            reason = cause_message(err)
-            self._enter(Step.UNDOING, f"{reason}. Disabling the connection again.")
-            await calls.run(
-                Names.REMOVE_PBX,
-                RemovePbx(account_id=inp.account_id, keep_disabled=True),
-                Undone,
-                activity_id="undo-enable",
-                summary="undo: disable the connection and remove imported users",
-                schedule_to_close=UNDO,
-            )
-            raise self._failed(
-                f"enabling the PBX connection of account '{inp.account_id}' failed: {reason}. "
-                "The connection is disabled again and no imported user remains.",
-                "PbxConnectionFailed",
-            ) from err
-        after = await calls.run(
-            Names.GET_ACCOUNT,
-            ref,
-            AccountSnapshot,
-            activity_id="read-account-after",
-            summary=f"read account {inp.account_id}",
-            schedule_to_close=calls.FORWARD,
-        )
-        self._done(
-            Step.DONE,
-            f"{plural(sync.synced, 'user')} synchronised; monitoring calls and agent status",
-        )
-        return PbxEnableResult(
-            account_id=inp.account_id,
-            users_synced=sync.synced,
-            sub_accounts_monitored=sync.monitoring.sub_accounts_monitored if sync.monitoring else 0,
-            roles_pending=after.roles_pending,
-        )
-
-
-@workflow.defn(name=Procedure.TRIAL.value)
-class CustomerTrial(Tracked):
-    """Wait for the end of a customer's trial; then mark it trial-expired and tell the reseller.
-
-    The end date is the platform's (creation + trial days) and is read again whenever the timer
-    fires or the trial is changed (``trial_changed`` signal), so an extended, shortened or
-    cancelled trial needs nothing else.
-    """
-
-    @workflow.init
-    def __init__(self, inp: CustomerTrialInput) -> None:
-        self._input = inp
-        self._changed = False
-        self._reads = 0
-        self._status = ProcedureStatus(
-            procedure=Procedure.TRIAL,
-            workflow_id=workflow.info().workflow_id,
-            tenant_id=inp.account_id,
-            step="reading-account",
-            started_at=workflow.now(),
-        )
-
-    @workflow.signal(name=TRIAL_CHANGED_SIGNAL, description="The trial was changed: re-read it.")
-    def trial_changed(self) -> None:
-        self._changed = True
-
-    @workflow.query(description="When the trial ends and what happened.")
-    def status(self) -> ProcedureStatus:
-        return self._status
-
-    async def _read(self) -> AccountSnapshot | None:
-        self._reads += 1
-        try:
-            return await calls.run(
-                Names.GET_ACCOUNT,
-                AccountRef(account_id=self._input.account_id),
-                AccountSnapshot,
-                activity_id=f"read-account-{self._reads}",
-                summary="read the trial's end date",
-                schedule_to_close=calls.MUST_SUCCEED,
-            )
-        except ActivityError as err:
-            if cause_type(err) == "PlatformRejected404":
-                return None
-            raise
-
-    @workflow.run
-    async def run(self, inp: CustomerTrialInput) -> CustomerTrialResult:
-        while True:
-            self._changed = False
-            account = await self._read()
-            if account is None:
-                self._done(Step.DONE, f"account `{inp.account_id}` no longer exists")
-                return CustomerTrialResult(
-                    account_id=inp.account_id, outcome=TrialOutcome.ACCOUNT_GONE
-                )
-            if not account.trial:
-                self._done(Step.DONE, "the trial was ended: the customer is no longer in trial")
-                return CustomerTrialResult(
-                    account_id=inp.account_id, outcome=TrialOutcome.CONVERTED
-                )
-            ends = account.trial_ends_at
-            assert ends is not None
-            now = workflow.now()
-            if ends <= now:
-                break
-            self._enter(
-                "waiting-for-trial-end",
-                f"trial of **{account.name}** ({plural(account.trial_days, 'day')}) ends "
-                f"**{ends:%Y-%m-%d %H:%M} UTC**; the reseller is emailed then",
-            )
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._changed,
-                    timeout=ends - now,
-                    timeout_summary=f"until the trial ends ({ends:%Y-%m-%d})",
-                )
-        self._enter("expiring", "marking the account trial-expired and emailing the reseller")
-        expired = await calls.run(
-            Names.EXPIRE_TRIAL,
-            AccountRef(account_id=inp.account_id),
-            AccountSnapshot,
-            activity_id="expire-trial",
-            summary="mark the account trial-expired",
-            schedule_to_close=calls.MUST_SUCCEED,
-        )
-        reseller = await calls.run(
-            Names.GET_RESELLER,
-            ResellerRef(reseller_id=expired.reseller),
-            ResellerSnapshot,
-            activity_id="read-reseller",
-            summary=f"read reseller {expired.reseller}",
-            schedule_to_close=calls.MUST_SUCCEED,
-        )
-        if workflow.patched(EMAIL_TEMPLATES_PATCH):
-            await calls.send_template(trial_template(expired, reseller), step="notify-reseller")
-        else:
-            await calls.send_email(trial_email(expired, reseller), step="notify-reseller")
-        self._done(Step.DONE, f"trial expired; reseller {reseller.id} emailed")
-        return CustomerTrialResult(
-            account_id=inp.account_id,
-            outcome=TrialOutcome.EXPIRED,
-            notified=reseller.notification_email,
-        )
-
-
-def trial_template(account: AccountSnapshot, reseller: ResellerSnapshot) -> TemplatedEmail:
-    """To the reseller, in the customer's language (resellers sell in their own country)."""
-    return TemplatedEmail(
-        template=EmailTemplate.TRIAL_EXPIRED,
-        to=[reseller.notification_email],
-        audience=Audience(account_id=account.id, country=account.country, locale=account.locale),
-        values={
-            "greeting_name": reseller.name,
-            "customer_name": account.name,
-            "account_id": account.id,
-            "product_type": account.product_type,
-            "trial_days": account.trial_days,
-            "ends_at": account.trial_ends_at.isoformat() if account.trial_ends_at else None,
-        },
-    )
-
-
-def trial_email(account: AccountSnapshot, reseller: ResellerSnapshot) -> EmailMessage:
-    """Replay only: the email of trials that ended before ``EMAIL_TEMPLATES_PATCH``."""
-    ends: datetime | None = account.trial_ends_at
-    return EmailMessage(
-        to=[reseller.notification_email],
-        subject=f"Trial expired: {account.name} ({account.id})",
-        text="\n".join(
-            [
-                f"Hello {reseller.name},",
-                "",
-                f"The {account.trial_days}-day trial of your customer {account.name} "
-                f"(account {account.id}, product type {account.product_type}) ended"
-                + (f" on {ends:%Y-%m-%d}." if ends else "."),
-                "The account is now marked trial-expired.",
-                "",
-                "To keep the customer, end the trial (it is then billed normally):",
-                f"  pbxops customer update {account.id} --no-trial",
-                "or extend it:",
-                f"  pbxops customer update {account.id} --trial-days <days>",
-            ]
-        ),
-    )
-
-
-@workflow.defn(name=Procedure.CUSTOMER_UPDATE.value)
-class CustomerUpdate(Tracked):
-    """Edit a customer's properties; the platform refuses an immutable product type's change
-    and a second internal demo. A change of the trial reaches its ``CustomerTrial`` workflow."""
-
-    @workflow.init
-    def __init__(self, inp: CustomerUpdateInput) -> None:
-        self._status = ProcedureStatus(
-            procedure=Procedure.CUSTOMER_UPDATE,
-            workflow_id=workflow.info().workflow_id,
-            tenant_id=inp.account_id,
-            step="updating",
-            started_at=workflow.now(),
-        )
-
-    @workflow.query(description="Step and outcome of the update.")
-    def status(self) -> ProcedureStatus:
-        return self._status
-
-    @workflow.run
-    async def run(self, inp: CustomerUpdateInput) -> CustomerUpdateResult:
-        given = inp.changes.given()
-        self._enter("updating", f"changing {', '.join(sorted(given))} of `{inp.account_id}`")
-        try:
-            account = await calls.run(
-                Names.UPDATE_ACCOUNT,
-                UpdateAccount(account_id=inp.account_id, changes=inp.changes),
-                AccountSnapshot,
-                activity_id="update-account",
-                summary=f"update {', '.join(sorted(given))}",
-                schedule_to_close=calls.FORWARD,
-            )
-        except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
-        trial_id = None
-        if {"trial", "trial_days"} & set(given):
-            # A trial switched on (or lengthened after it expired) needs its timer; a running
-            # timer re-reads the end date; a trial switched off ends its timer.
-            start = account.trial and not account.trial_expired
-            timer = await trial_timer(inp.account_id, start=start)
-            trial_id = timer.workflow_id if timer.running else None
-        self._done(Step.DONE, f"account `{inp.account_id}` updated")
-        return CustomerUpdateResult(account=account, trial_workflow_id=trial_id)

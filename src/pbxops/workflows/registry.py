@@ -6,14 +6,12 @@ all procedures made each start import all nine modules (about a third of the wor
 half its memory in the throughput benchmark, docs/benchmarks.md).
 """
 
+from pbxops.workflows.customer_trial import CustomerTrial
+from pbxops.workflows.customer_update import CustomerUpdate
 from pbxops.workflows.mobile_line import MobileLine
 from pbxops.workflows.number_removal import NumberPackageRemoval
-from pbxops.workflows.provisioning import (
-    CustomerProvisioning,
-    CustomerTrial,
-    CustomerUpdate,
-    PbxConnectionEnable,
-)
+from pbxops.workflows.pbx_connection import PbxConnectionEnable
+from pbxops.workflows.provisioning import CustomerProvisioning
 from pbxops.workflows.service_deletion import ServiceDeletion
 from pbxops.workflows.service_lifecycle import ServiceLifecycle
 from pbxops.workflows.service_transition import ServiceDeactivation, ServiceReactivation
