@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from pbxops.cli.provisioning import validation_errors
+from pbxops.cli.validation import validation_errors
 from pbxops.contracts.deletion import WithdrawRequest
 from pbxops.contracts.mobile import CodeRequest, DeleteRequest
 from pbxops.contracts.provisioning import (

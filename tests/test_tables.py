@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from pbxops.cli import mobile, number_removal, provisioning, render
+from pbxops.cli import customer, mobile, number_removal, render
 from pbxops.cli.procedures import Listed
 from pbxops.contracts.deletion import DeletionStatus, Phase
 from pbxops.contracts.number_removal import NumberOutcome, NumberState
@@ -157,7 +157,7 @@ def test_the_number_tables_fit_80_columns(screen):
 
 
 def test_the_customer_and_mobile_tables_fit_80_columns(screen):
-    provisioning.customers_table(
+    customer.customers_table(
         [
             {
                 "id": "umbrella-corporation-italia-1",

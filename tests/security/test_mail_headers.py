@@ -22,8 +22,8 @@ from temporalio.exceptions import ApplicationError
 from pbxops.activities.mail import MailActivities, SmtpSender
 from pbxops.activities.pbx import PbxActivities
 from pbxops.activities.provisioning import account_snapshot
+from pbxops.cli.customer import parse_admin
 from pbxops.cli.errors import OperatorError
-from pbxops.cli.provisioning import parse_admin
 from pbxops.contracts.mail import EmailMessage
 from pbxops.contracts.pbx import TenantRef
 from tests.activities.test_activities import SIGNER, VAULT, activity_env

@@ -16,16 +16,25 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from typer.main import get_command
 
-from pbxops.cli import deletion, number_removal, render, ui_views
+from pbxops.cli import (
+    billing,
+    contacts,
+    customer,
+    deletion,
+    number_removal,
+    render,
+    support,
+    ui_views,
+)
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow
 from pbxops.cli.identity import ByOpt, who
 from pbxops.cli.mobile import register as register_mobile
-from pbxops.cli.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
+from pbxops.cli.options import JsonOpt, TenantOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi, check_tenant_id
 from pbxops.cli.preflight import tenant_ready_for
 from pbxops.cli.procedures import Procedures, status_type
-from pbxops.cli.provisioning import register as register_provisioning
+from pbxops.cli.validation import checked
 from pbxops.contracts.lifecycle import Action
 from pbxops.contracts.pbx import TransitionKind
 from pbxops.contracts.procedures import Procedure
@@ -69,7 +78,7 @@ async def _transition(
     procedure = Procedure.DEACTIVATION
     if kind is TransitionKind.REACTIVATION:
         procedure = Procedure.REACTIVATION
-    payload = build(
+    payload = checked(
         ServiceTransitionInput,
         tenant_id=check_tenant_id(tenant_id),
         requested_by=notify,
@@ -298,7 +307,10 @@ def worker() -> None:
 # Add one line per group here, e.g. app.add_typer(mobile.app, name="mobile").
 app.add_typer(number_removal.app, name="number")
 register_mobile(app)  # `pbxops mobile …` and `pbxops cdr`
-register_provisioning(app)  # `pbxops customer|billing|contacts …`, `pbxops report-problem`
+app.add_typer(customer.app, name="customer")
+app.add_typer(billing.app, name="billing")
+app.add_typer(contacts.app, name="contacts")
+app.command("report-problem")(support.report_problem)
 deletion.register(app)  # `pbxops delete …` and `pbxops deliveries`
 
 

@@ -23,10 +23,11 @@ from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow
 from pbxops.cli.history import search_attributes_upserted, statuses
 from pbxops.cli.identity import ByOpt, who, who_confirms
-from pbxops.cli.options import JsonOpt, TenantOpt, WaitOpt, build, run_async
+from pbxops.cli.options import JsonOpt, TenantOpt, WaitOpt, run_async
 from pbxops.cli.platform import check_tenant_id
 from pbxops.cli.preflight import tenant_ready_for
 from pbxops.cli.procedures import STATUS_QUERY, Procedures, Started, failure_message
+from pbxops.cli.validation import checked
 from pbxops.contracts.deletion import (
     CODE_DIGITS,
     Answer,
@@ -93,7 +94,9 @@ def request(
 
 async def _request(tenant_id: str, requested_by: str, as_json: bool) -> None:
     settings = get_settings()
-    payload = build(DeletionInput, tenant_id=check_tenant_id(tenant_id), requested_by=requested_by)
+    payload = checked(
+        DeletionInput, tenant_id=check_tenant_id(tenant_id), requested_by=requested_by
+    )
     tenant, procedures = await tenant_ready_for(settings, tenant_id, Action.DELETE)
     started = await procedures.begin_lifecycle(
         Procedure.DELETION,

@@ -26,7 +26,6 @@ from urllib.parse import quote
 import httpx
 import segno
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 from temporalio.client import (
     Client,
@@ -46,6 +45,7 @@ from pbxops.cli.identity import who
 from pbxops.cli.options import run_async
 from pbxops.cli.platform import check_id, check_tenant_id
 from pbxops.cli.procedures import Procedures, failure_message
+from pbxops.cli.validation import checked
 from pbxops.contracts import search_attributes as sa
 from pbxops.contracts.lifecycle import Action, refusal
 from pbxops.contracts.mobile import (
@@ -377,17 +377,14 @@ async def provision(
             f"no mobile-line licence left in the pool of tenant '{tenant}' "
             f"({pool['licences_used']} of {pool['licences_total']} in use)"
         )
-    try:
-        payload = MobileLineInput(
-            device_id=f"md-{secrets.token_hex(5)}",
-            tenant_id=tenant,
-            user_id=user,
-            code_validity=settings.mobile_code_validity,
-            max_history_events=settings.mobile_max_history_events,
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise OperatorError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from err
+    payload = checked(
+        MobileLineInput,
+        device_id=f"md-{secrets.token_hex(5)}",
+        tenant_id=tenant,
+        user_id=user,
+        code_validity=settings.mobile_code_validity,
+        max_history_events=settings.mobile_max_history_events,
+    )
 
     client = await connect(settings)
     procedures = Procedures(client, settings)

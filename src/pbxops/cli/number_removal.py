@@ -22,9 +22,10 @@ from temporalio.service import RPCError
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow
-from pbxops.cli.options import JsonOpt, WaitOpt, build, run_async
+from pbxops.cli.options import JsonOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi
 from pbxops.cli.procedures import STATUS_QUERY, Procedures, Started
+from pbxops.cli.validation import checked
 from pbxops.contracts.lifecycle import Action, refusal
 from pbxops.contracts.number_removal import (
     ALLOWED_ROLES,
@@ -337,7 +338,7 @@ async def remove(
         state = (await platform.tenant(tenant_id))["service"]["state"]
     if (refused := refusal(tenant_id, state, Action.NUMBER_REMOVAL)) is not None:
         raise OperatorError(refused)
-    payload = build(
+    payload = checked(
         NumberRemovalInput,
         tenant_id=tenant_id,
         numbers=numbers,

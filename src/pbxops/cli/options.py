@@ -6,9 +6,7 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
-
-from pbxops.cli.errors import OperatorError
+from pydantic import BaseModel
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id, e.g. `acme`.")]
 WaitOpt = Annotated[
@@ -30,11 +28,7 @@ def run_async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T
     return wrapper
 
 
-def build(model: type[M], **fields: Any) -> M:
-    """Validate operator input into a contract; the first problem becomes one clear line."""
-    try:
-        return model(**fields)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "input"
-        raise OperatorError(f"{field.replace('_', '-')}: {first['msg']}") from err
+AccountArg = Annotated[str, typer.Argument(help="Customer account (tenant) id, e.g. `acme-srl`.")]
+AccountOpt = Annotated[
+    str, typer.Option("--account", "-a", help="Customer account (tenant) id, e.g. `acme-srl`.")
+]

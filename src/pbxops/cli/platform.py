@@ -1,4 +1,5 @@
-"""The few platform and helpdesk reads the CLI does itself, so bad input starts nothing."""
+"""The one client for the platform, portal and helpdesk reads the CLI does itself (so bad input
+starts nothing), with one map from their answers to one-line errors."""
 
 import re
 from typing import Any
@@ -7,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from pbxops.cli.errors import OperatorError
+from pbxops.contracts.provisioning import ProductType, ProvisioningCatalog, name_key
 from pbxops.runtime.settings import Settings, without_password
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -65,3 +67,68 @@ class PlatformApi:
         if tenant_id:
             params["tenant_id"] = check_tenant_id(tenant_id)
         return await self._get("/helpdesk/tickets", params=params)
+
+    async def _maybe(self, path: str) -> Any | None:
+        try:
+            response = await self._http.get(path)
+        except httpx.TransportError as err:
+            raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
+        if response.status_code == 404:
+            return None
+        return await self._get(path)
+
+    async def account(self, account_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get(
+            f"/pbx/customers/{quote(check_tenant_id(account_id), safe='')}"
+        )
+        return result
+
+    async def reseller(self, reseller_id: str) -> dict[str, Any] | None:
+        return await self._maybe(f"/pbx/resellers/{quote(reseller_id, safe='')}")
+
+    async def customers(self, reseller_id: str | None) -> list[dict[str, Any]]:
+        params = {"reseller": reseller_id} if reseller_id else None
+        result: list[dict[str, Any]] = await self._get("/pbx/customers", params=params)
+        return result
+
+    async def product_types(self) -> list[ProductType]:
+        return [ProductType.model_validate(p) for p in await self._get("/pbx/product-types")]
+
+    async def roles(self) -> list[str]:
+        return [role["id"] for role in await self._get("/pbx/roles")]
+
+    async def billing(self, month: str, reseller_id: str | None) -> dict[str, Any]:
+        params = {"month": month, **({"reseller": reseller_id} if reseller_id else {})}
+        result: dict[str, Any] = await self._get("/pbx/billing", params=params)
+        return result
+
+    async def catalog(self, reseller_id: str) -> ProvisioningCatalog:
+        product_types = await self.product_types()
+        roles = await self.roles()
+        reseller = await self.reseller(reseller_id) if _looks_like_id(reseller_id) else None
+        if reseller is None:
+            return ProvisioningCatalog(
+                reseller_id=reseller_id,
+                reseller_found=False,
+                product_types=product_types,
+                roles=roles,
+            )
+        return ProvisioningCatalog(
+            reseller_id=reseller_id,
+            reseller_found=True,
+            partner_ids=[p["id"] for p in reseller["partners"]],
+            customers={
+                name_key(c["name"]): (c["id"], c["name"]) for c in await self.customers(reseller_id)
+            },
+            demo_account=reseller["demo_account"],
+            product_types=product_types,
+            roles=roles,
+        )
+
+
+def _looks_like_id(value: str) -> bool:
+    try:
+        check_tenant_id(value)
+    except OperatorError:
+        return False
+    return True

@@ -196,3 +196,9 @@ def tickets_table(tickets: list[dict[str, Any]]) -> None:
     for ticket in tickets:
         if ticket.get("workflow_url"):
             link(ticket["workflow_url"], ticket["id"])
+
+
+def contact_label(contact: dict[str, Any]) -> str:
+    if contact["partner_user_id"]:
+        return f"{contact['name'] or contact['partner_user_id']} <{contact['email']}> (partner)"
+    return str(contact["email"])

@@ -1,36 +1,30 @@
-"""``pbxops customer …``, ``pbxops billing export``, ``pbxops contacts …``, ``pbxops
-report-problem``: customer provisioning, support contacts, problem reports
-(docs/procedures.md#provisioning and #support-contacts).
+"""``pbxops customer create|update|enable-pbx|show|list``: customer accounts on the reseller
+portal (docs/procedures.md#provisioning).
 
 Before anything starts, the CLI reads what the platform knows (reseller, partner users, existing
 customers, product types, roles) and validates the whole input against it, reporting every problem
 at once, each with its field: bad input starts nothing and changes nothing. The platform checks
 again (it is the authority); the CLI only fails fast and clearly.
+
+Over 400 lines: five commands of one group that share the portal reads and the input checks;
+splitting them would scatter one procedure's input handling over several modules.
 """
 
-import csv
-import io
 import json
-import re
-import sys
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from typing import Annotated, Any
 
-import httpx
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.table import Table
-from temporalio.client import WorkflowFailureError
 
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
-from pbxops.cli.follow import follow
-from pbxops.cli.options import JsonOpt, WaitOpt, run_async
-from pbxops.cli.platform import PlatformApi, check_tenant_id
-from pbxops.cli.procedures import Procedures, Started, failure_message
+from pbxops.cli.follow import follow_and_print, run_short
+from pbxops.cli.options import AccountArg, JsonOpt, WaitOpt, run_async
+from pbxops.cli.platform import PlatformApi
+from pbxops.cli.procedures import Procedures
+from pbxops.cli.validation import checked, validation_errors
 from pbxops.contracts.mail import parse_mailbox
 from pbxops.contracts.procedures import Procedure
 from pbxops.contracts.provisioning import (
@@ -40,27 +34,14 @@ from pbxops.contracts.provisioning import (
     CustomerUpdateResult,
     PbxEnableInput,
     PbxEnableResult,
-    ProductType,
-    ProvisioningCatalog,
     ProvisioningResult,
     name_key,
-)
-from pbxops.contracts.support import (
-    ActingAs,
-    ContactAction,
-    ContactRef,
-    ProblemReportInput,
-    ProblemReportResult,
-    SupportContactsChangeInput,
-    SupportContactsChangeResult,
 )
 from pbxops.contracts.wording import plural
 from pbxops.runtime.settings import get_settings
 from pbxops.runtime.temporal import connect
 
-M = TypeVar("M", bound=BaseModel)
-
-customer_app = typer.Typer(
+app = typer.Typer(
     help=(
         "Provision customer accounts in four steps (details, primary Admin, PBX connection, "
         "roles), then edit, show and list them.\n\n"
@@ -70,162 +51,6 @@ customer_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
-billing_app = typer.Typer(
-    help="Billing data of customer accounts (reference or tenant id; demo systems at zero).",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-)
-contacts_app = typer.Typer(
-    help=(
-        "Support contacts of a customer account: they receive every problem report.\n\n"
-        "Partners manage the contacts of their accounts; an administrative user only on accounts "
-        "created by a partner. An account always keeps at least one contact."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-)
-
-AccountArg = Annotated[str, typer.Argument(help="Customer account (tenant) id, e.g. `acme-srl`.")]
-AccountOpt = Annotated[
-    str, typer.Option("--account", "-a", help="Customer account (tenant) id, e.g. `acme-srl`.")
-]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``customer``, ``billing``, ``contacts`` and ``report-problem`` to the CLI."""
-    app.add_typer(customer_app, name="customer")
-    app.add_typer(billing_app, name="billing")
-    app.add_typer(contacts_app, name="contacts")
-    app.command("report-problem")(report_problem)
-
-
-# --- reading the portal ------------------------------------------------------------------------
-
-
-class PortalApi(PlatformApi):
-    """The reseller portal reads the CLI does itself."""
-
-    async def __aenter__(self) -> "PortalApi":
-        return self
-
-    async def _maybe(self, path: str) -> Any | None:
-        try:
-            response = await self._http.get(path)
-        except httpx.TransportError as err:
-            raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
-        if response.status_code == 404:
-            return None
-        return await self._get(path)
-
-    async def account(self, account_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._get(
-            f"/pbx/customers/{quote(check_tenant_id(account_id), safe='')}"
-        )
-        return result
-
-    async def reseller(self, reseller_id: str) -> dict[str, Any] | None:
-        return await self._maybe(f"/pbx/resellers/{quote(reseller_id, safe='')}")
-
-    async def customers(self, reseller_id: str | None) -> list[dict[str, Any]]:
-        params = {"reseller": reseller_id} if reseller_id else None
-        result: list[dict[str, Any]] = await self._get("/pbx/customers", params=params)
-        return result
-
-    async def product_types(self) -> list[ProductType]:
-        return [ProductType.model_validate(p) for p in await self._get("/pbx/product-types")]
-
-    async def roles(self) -> list[str]:
-        return [role["id"] for role in await self._get("/pbx/roles")]
-
-    async def billing(self, month: str, reseller_id: str | None) -> dict[str, Any]:
-        params = {"month": month, **({"reseller": reseller_id} if reseller_id else {})}
-        result: dict[str, Any] = await self._get("/pbx/billing", params=params)
-        return result
-
-    async def catalog(self, reseller_id: str) -> ProvisioningCatalog:
-        product_types = await self.product_types()
-        roles = await self.roles()
-        reseller = await self.reseller(reseller_id) if _looks_like_id(reseller_id) else None
-        if reseller is None:
-            return ProvisioningCatalog(
-                reseller_id=reseller_id,
-                reseller_found=False,
-                product_types=product_types,
-                roles=roles,
-            )
-        return ProvisioningCatalog(
-            reseller_id=reseller_id,
-            reseller_found=True,
-            partner_ids=[p["id"] for p in reseller["partners"]],
-            customers={
-                name_key(c["name"]): (c["id"], c["name"]) for c in await self.customers(reseller_id)
-            },
-            demo_account=reseller["demo_account"],
-            product_types=product_types,
-            roles=roles,
-        )
-
-
-def _looks_like_id(value: str) -> bool:
-    try:
-        check_tenant_id(value)
-    except OperatorError:
-        return False
-    return True
-
-
-# --- turning pydantic's errors into one line ---------------------------------------------------
-
-
-# A key of the customer file that can be named in an error; any other key (a line of a file that
-# was never a customer file: "root:$6$...") is not repeated.
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-
-
-def _field(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, str) and not _KEY.fullmatch(part):
-            part = "(a key that is not a field name)"
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "input"
-
-
-def _message(error: Any) -> str:
-    if error["type"] == "missing":
-        return "is required"
-    if error["type"] == "extra_forbidden":
-        return "unknown field (check its spelling)"
-    return str(error["msg"])
-
-
-def _problem(error: Any) -> str:
-    field, message = _field(error["loc"]), _message(error)
-    # "name must not contain ..." (contracts/text.py) names its field: the path takes its place.
-    label = (error.get("ctx") or {}).get("field")
-    if isinstance(label, str) and message.startswith(f"{label} "):
-        return f"{field} {message.removeprefix(label + ' ')}"
-    return f"{field}: {message}"
-
-
-def validation_errors(err: ValidationError) -> str:
-    """Every problem, each with its field, on one line."""
-    problems = [_problem(e) for e in err.errors()]
-    if len(problems) == 1:
-        return problems[0]
-    return f"{len(problems)} problems: " + "; ".join(problems)
-
-
-def checked(model: type[M], options: dict[str, str] | None = None, **fields: Any) -> M:
-    """Flags into a contract, or every problem on one line with the fields named as options
-    (``product_type`` → ``product-type``; ``options`` renames others, e.g. to ``--by``)."""
-    try:
-        return model(**fields)
-    except ValidationError as err:
-        message = validation_errors(err)
-        for field, option in (options or {}).items():
-            message = message.replace(field, option)
-        raise OperatorError(message.replace("_", "-")) from err
 
 
 # --- customer create ---------------------------------------------------------------------------
@@ -273,7 +98,7 @@ def merge_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-async def validated_input(data: dict[str, Any], portal: PortalApi) -> CustomerProvisioningInput:
+async def validated_input(data: dict[str, Any], portal: PlatformApi) -> CustomerProvisioningInput:
     reseller = data.get("reseller")
     context = (await portal.catalog(reseller)).context() if isinstance(reseller, str) else None
     try:
@@ -334,16 +159,7 @@ def _print_provisioned(result: ProvisioningResult) -> None:
         )
 
 
-async def _follow(
-    procedures: Procedures, started: Started, result_type: type[BaseModel], as_json: bool
-) -> BaseModel:
-    result = await follow(procedures, started, result_type, as_json)
-    if as_json:
-        render.emit_json({**render.started_json(started), "result": result})
-    return result
-
-
-@customer_app.command("create")
+@app.command("create")
 @run_async
 async def create(
     file: Annotated[
@@ -422,7 +238,7 @@ async def create(
         "roles.default_roles": default_role or [],
     }
     merged = merge_flags(data, flags)
-    async with PortalApi(settings) as portal:
+    async with PlatformApi(settings) as portal:
         inp = await validated_input(merged, portal)
     procedures = Procedures(await connect(settings), settings)
     started = await procedures.start(
@@ -435,7 +251,7 @@ async def create(
     )
     render.report_start(started, as_json, wait)
     if wait:
-        result = await _follow(procedures, started, ProvisioningResult, as_json)
+        result = await follow_and_print(procedures, started, ProvisioningResult, as_json)
         assert isinstance(result, ProvisioningResult)
         if not as_json:
             _print_provisioned(result)
@@ -445,7 +261,7 @@ async def create(
 
 
 async def _check_changes(
-    portal: PortalApi, account: dict[str, Any], changes: AccountChanges
+    portal: PlatformApi, account: dict[str, Any], changes: AccountChanges
 ) -> None:
     """The platform's refusals, found before anything starts."""
     problems = []
@@ -483,36 +299,7 @@ async def _check_changes(
         raise OperatorError(prefix + "; ".join(problems))
 
 
-async def _run_short(
-    procedure: Procedure,
-    key: str,
-    tenant_id: str,
-    payload: BaseModel,
-    result_type: type[BaseModel],
-    summary: str,
-    details: str,
-    as_json: bool,
-) -> BaseModel:
-    """Start a short procedure and wait for it: one line on failure, as every error."""
-    settings = get_settings()
-    client = await connect(settings)
-    procedures = Procedures(client, settings)
-    started = await procedures.start(procedure, key, tenant_id, payload, summary, details)
-    if not as_json:
-        render.started(started)
-    handle = client.get_workflow_handle(
-        started.workflow_id, run_id=started.run_id, result_type=result_type
-    )
-    try:
-        result = await handle.result()
-    except WorkflowFailureError as err:
-        raise OperatorError(f"{procedure.label} refused: {failure_message(err)}") from err
-    if as_json:
-        render.emit_json({**render.started_json(started), "result": result})
-    return result
-
-
-@customer_app.command("update")
+@app.command("update")
 @run_async
 async def update(
     account: AccountArg,
@@ -547,10 +334,10 @@ async def update(
     )
     if not changes.given():
         raise OperatorError("nothing to change: give at least one option (see --help)")
-    async with PortalApi(settings) as portal:
+    async with PlatformApi(settings) as portal:
         current = await portal.account(account)
         await _check_changes(portal, current, changes)
-    result = await _run_short(
+    result = await run_short(
         Procedure.CUSTOMER_UPDATE,
         account,
         account,
@@ -570,12 +357,12 @@ async def update(
             render.out.print(f"  trial timer: {result.trial_workflow_id}")
 
 
-@customer_app.command("enable-pbx")
+@app.command("enable-pbx")
 @run_async
 async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOpt = False) -> None:
     """Enable a PBX connection created disabled: connect, synchronise users, start monitoring."""
     settings = get_settings()
-    async with PortalApi(settings) as portal:
+    async with PlatformApi(settings) as portal:
         current = await portal.account(account)
     conn = current["connection"]
     if conn is None:
@@ -595,7 +382,7 @@ async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOp
     )
     render.report_start(started, as_json, wait)
     if wait:
-        result = await _follow(procedures, started, PbxEnableResult, as_json)
+        result = await follow_and_print(procedures, started, PbxEnableResult, as_json)
         assert isinstance(result, PbxEnableResult)
         if not as_json:
             render.out.print(
@@ -607,11 +394,11 @@ async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOp
 # --- customer show / list ----------------------------------------------------------------------
 
 
-@customer_app.command("show")
+@app.command("show")
 @run_async
 async def show(account: AccountArg, as_json: JsonOpt = False) -> None:
     """One customer account: properties, users, PBX connection, trial, contacts."""
-    async with PortalApi(get_settings()) as portal:
+    async with PlatformApi(get_settings()) as portal:
         found = await portal.account(account)
     if as_json:
         render.emit_json(found)
@@ -632,7 +419,7 @@ async def show(account: AccountArg, as_json: JsonOpt = False) -> None:
         ("trial", _trial(found)),
         ("users", f"{found['users']} ({found['admins']} Admin)"),
         ("PBX", _connection(conn)),
-        ("support contacts", ", ".join(_contact(c) for c in found["support_contacts"])),
+        ("support contacts", ", ".join(render.contact_label(c) for c in found["support_contacts"])),
         ("created", f"{found['created_at'][:19].replace('T', ' ')} UTC by {found['created_by']}"),
     ]
     if found["roles_pending"]:
@@ -668,20 +455,14 @@ def _connection(conn: dict[str, Any] | None) -> str:
     return text
 
 
-def _contact(contact: dict[str, Any]) -> str:
-    if contact["partner_user_id"]:
-        return f"{contact['name'] or contact['partner_user_id']} <{contact['email']}> (partner)"
-    return str(contact["email"])
-
-
-@customer_app.command("list")
+@app.command("list")
 @run_async
 async def list_customers(
     reseller: Annotated[str | None, typer.Option(help="Only this reseller's customers.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Customer accounts with their product type, users, PBX connection and trial."""
-    async with PortalApi(get_settings()) as portal:
+    async with PlatformApi(get_settings()) as portal:
         found = await portal.customers(reseller)
         types = await portal.product_types() if not as_json else []
     if as_json:
@@ -718,255 +499,3 @@ def customers_table(found: list[dict[str, Any]]) -> None:
             _trial(item),
         )
     render.out.print(table)
-
-
-# --- billing -----------------------------------------------------------------------------------
-
-BILLING_COLUMNS = (
-    "month",
-    "reseller",
-    "account_id",
-    "customer",
-    "reference",
-    "product_type",
-    "users",
-    "unit_price",
-    "amount",
-    "currency",
-    "note",
-)
-
-
-@billing_app.command("export")
-@run_async
-async def billing_export(
-    month: Annotated[str, typer.Option(help="`YYYY-MM`, e.g. `2026-11`.")],
-    csv_file: Annotated[
-        Path | None, typer.Option("--csv", help="Write CSV here (`-` for standard output).")
-    ] = None,
-    reseller: Annotated[str | None, typer.Option(help="Only this reseller's customers.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Export a month's billing rows: the reference (or the tenant id when it is empty) on each
-    row, internal demo systems at zero."""
-    try:
-        parsed = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError as err:
-        raise OperatorError(f"--month '{month}' is not a month (YYYY-MM, e.g. 2026-11)") from err
-    if csv_file is None and not as_json:
-        raise OperatorError("give --csv FILE (or --json)")
-    if csv_file is not None:
-        files.check_output(csv_file, "--csv", stdout_ok=True)
-    async with PortalApi(get_settings()) as portal:
-        if reseller and await portal.reseller(reseller) is None:
-            raise OperatorError(f"reseller '{reseller}' not found")
-        data = await portal.billing(parsed.strftime("%Y-%m"), reseller)
-    rows = [{**row, "month": data["month"], "currency": data["currency"]} for row in data["rows"]]
-    if as_json:
-        render.emit_json(data)
-    if csv_file is None:
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=BILLING_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    if str(csv_file) == "-":
-        sys.stdout.write(buffer.getvalue())
-        return
-    files.write_output(csv_file, buffer.getvalue(), "--csv")
-    if not as_json:
-        total = sum(row["amount"] for row in rows)
-        render.out.print(
-            f"wrote {plural(len(rows), 'row')} for {data['month']} to {csv_file} "
-            f"(total {total:.2f} {data['currency']})"
-        )
-
-
-# --- support contacts --------------------------------------------------------------------------
-
-AsOpt = Annotated[
-    ActingAs,
-    typer.Option(
-        "--as",
-        help="`partner` (any account of theirs) or `admin` (only accounts created by a partner).",
-    ),
-]
-ByOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--by",
-        help="Who acts: a partner user id, or the administrative user's email (checked).",
-    ),
-]
-ContactArg = Annotated[
-    str, typer.Argument(help="A partner user id (e.g. `p-anna`) or an email address.")
-]
-
-
-def _contact_ref(value: str) -> ContactRef:
-    try:
-        return ContactRef.model_validate(value)
-    except ValidationError as err:
-        raise OperatorError(validation_errors(err).removeprefix("email: ")) from err
-
-
-def _check_contact_rules(
-    account: dict[str, Any], action: ContactAction, contact: ContactRef, acting_as: ActingAs
-) -> None:
-    """The source's rules, found before anything starts (the platform checks them again)."""
-    if account["created_by"] != "partner":
-        if acting_as is ActingAs.ADMIN:
-            raise OperatorError(
-                "an administrative user may change support contacts only on accounts created by "
-                f"a partner; account '{account['id']}' was created by the {account['created_by']}"
-            )
-        raise OperatorError(
-            f"account '{account['id']}' was created by the {account['created_by']}, not by a "
-            "partner: no partner manages its support contacts"
-        )
-    if action is ContactAction.ADD and contact.partner and acting_as is ActingAs.ADMIN:
-        raise OperatorError(
-            "an administrative user adds support contacts by email address; partner users are "
-            "added by a partner"
-        )
-    if action is ContactAction.REMOVE:
-        current = account["support_contacts"]
-        key = contact.partner or str(contact.email).lower()
-        present = [c for c in current if (c["partner_user_id"] or c["email"].lower()) == key]
-        if not present:
-            raise OperatorError(f"{contact} is not a support contact of account '{account['id']}'")
-        if len(current) <= 1:
-            raise OperatorError(
-                f"account '{account['id']}' must keep at least one support contact; add another "
-                "before removing this one"
-            )
-
-
-async def _change_contacts(
-    action: ContactAction,
-    contact: str,
-    account: str,
-    acting_as: ActingAs,
-    by: str | None,
-    as_json: bool,
-) -> None:
-    ref = _contact_ref(contact)
-    payload = checked(
-        SupportContactsChangeInput,
-        {"acting_user": "--by"},
-        account_id=check_tenant_id(account),
-        action=action,
-        contact=ref,
-        acting_as=acting_as,
-        acting_user=by,
-    )
-    async with PortalApi(get_settings()) as portal:
-        current = await portal.account(account)
-    _check_contact_rules(current, action, ref, acting_as)
-    result = await _run_short(
-        Procedure.SUPPORT_CONTACTS,
-        account,
-        account,
-        payload,
-        SupportContactsChangeResult,
-        summary=f"Support contacts of customer account {account}",
-        details=f"{action.value.capitalize()} one contact as {acting_as.value}.",
-        as_json=as_json,
-    )
-    assert isinstance(result, SupportContactsChangeResult)
-    if not as_json:
-        verb = {ContactAction.ADD: "added", ContactAction.REMOVE: "removed"}[action]
-        what = f"{verb} {ref}" if result.changed else f"{ref}: nothing to change"
-        render.out.print(f"[bold green]{what}[/]; contacts of {account} now:")
-        for c in result.contacts:
-            render.out.print(f"  - {c.label}")
-
-
-@contacts_app.command("add")
-@run_async
-async def contacts_add(
-    contact: ContactArg,
-    account: AccountOpt,
-    acting_as: AsOpt,
-    by: ByOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Add a support contact (an invalid address: "Contains an invalid email")."""
-    await _change_contacts(ContactAction.ADD, contact, account, acting_as, by, as_json)
-
-
-@contacts_app.command("remove")
-@run_async
-async def contacts_remove(
-    contact: ContactArg,
-    account: AccountOpt,
-    acting_as: AsOpt,
-    by: ByOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Remove a support contact (never the last one)."""
-    await _change_contacts(ContactAction.REMOVE, contact, account, acting_as, by, as_json)
-
-
-@contacts_app.command("list")
-@run_async
-async def contacts_list(account: AccountOpt, as_json: JsonOpt = False) -> None:
-    """The support contacts of an account: who receives its problem reports."""
-    async with PortalApi(get_settings()) as portal:
-        found = await portal.account(account)
-    if as_json:
-        render.emit_json(found["support_contacts"])
-        return
-    render.out.print(f"support contacts of {account} ({found['name']}):")
-    for c in found["support_contacts"]:
-        render.out.print(f"  - {_contact(c)}")
-
-
-# --- problem reports ---------------------------------------------------------------------------
-
-
-@run_async
-async def report_problem(
-    account: AccountOpt,
-    application: Annotated[str, typer.Option(help="The application with the problem.")],
-    description: Annotated[str, typer.Option(help="What happens, in the customer's words.")],
-    reporter: Annotated[
-        str | None, typer.Option(help="Email of the person reporting (put in the email).")
-    ] = None,
-    wait: WaitOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Report a customer's problem with an application: every support contact of the account is
-    emailed once, with the report and its id. The contacts own it from there."""
-    report_id = f"PR-{datetime.now(UTC):%Y%m%d}-{uuid.uuid4().hex[:6]}"
-    payload = checked(
-        ProblemReportInput,
-        account_id=check_tenant_id(account),
-        report_id=report_id,
-        application=application,
-        description=description,
-        reported_by=reporter,
-    )
-    settings = get_settings()
-    async with PortalApi(settings) as portal:
-        found = await portal.account(account)
-    procedures = Procedures(await connect(settings), settings)
-    started = await procedures.start(
-        Procedure.PROBLEM_REPORT,
-        f"{account}/{report_id}",
-        account,
-        payload,
-        summary=f"Problem report {report_id} of customer account {account}",
-        details=(
-            f"{application}: emailed to the "
-            f"{plural(len(found['support_contacts']), 'support contact')} of {found['name']}."
-        ),
-    )
-    render.report_start(started, as_json, wait)
-    if wait:
-        result = await _follow(procedures, started, ProblemReportResult, as_json)
-        assert isinstance(result, ProblemReportResult)
-        if not as_json:
-            render.out.print(
-                f"[bold green]reported[/] {result.report_id}: emailed " + ", ".join(result.emailed)
-            )
