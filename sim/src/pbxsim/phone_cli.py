@@ -80,7 +80,9 @@ def _seconds(value: str) -> int:
     return seconds
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(required: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``required=False`` leaves the required options out of the checks, so an
+    unknown option can be named before argparse would complain about a missing one."""
     formatter = argparse.RawDescriptionHelpFormatter
     root = _Parser(
         prog=PROG,
@@ -131,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
         "(LPA:1$<SM-DP+ address>$<code>) or typed (the code alone, as on an iPhone), or give\n"
         "--device to use that device's current code (read from the platform).",
     )
-    which = activate.add_mutually_exclusive_group(required=True)
+    which = activate.add_mutually_exclusive_group(required=required)
     which.add_argument("--code", help="the activation code, e.g. 'LPA:1$smdp.example$ABCD-…'")
     which.add_argument(
         "--device", "-d", type=_device_id, help="use this device's current activation code"
@@ -142,14 +144,14 @@ def parser() -> argparse.ArgumentParser:
         ("reactivate", "switch the line back on (online, green)"),
     ):
         sub = command(name, summary, f"The user's phone: {summary}.")
-        sub.add_argument("--device", "-d", required=True, type=_device_id, help="the device id")
+        sub.add_argument("--device", "-d", required=required, type=_device_id, help="the device id")
     call = command(
         "call",
         "make or receive a call through the line",
         "The user makes (or gets) a call through the line: a call detail record of sub-client\n"
         "type Mobile_Network (only while the line is online). See it with `pbxops cdr`.",
     )
-    call.add_argument("--device", "-d", required=True, type=_device_id, help="the device id")
+    call.add_argument("--device", "-d", required=required, type=_device_id, help="the device id")
     call.add_argument("--to", default="+390212345678", help="the number called (%(default)s)")
     call.add_argument(
         "--duration", type=_seconds, default=60, help="seconds; 0 = not answered (%(default)s)"
@@ -255,10 +257,29 @@ def run(args: argparse.Namespace, token: str) -> None:
     sys.stdout.write((json.dumps(result, indent=2) if args.json else text) + "\n")
 
 
+def _parse(commands: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    # argparse checks required options before it reports unknown ones: `activate --bogus` would
+    # say "--code or --device is required". A lenient pass names the unknown option first, with
+    # the help of the command it was given to.
+    known, unknown = parser(required=False).parse_known_args(argv)
+    if unknown:
+        command = commands if known.command is None else _subparser(commands, known.command)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return commands.parse_args(argv)
+
+
+def _subparser(commands: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in commands._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub: argparse.ArgumentParser = action.choices[name]
+            return sub
+    return commands
+
+
 def main(argv: Sequence[str]) -> int:
     """``pbxsim phone …``: 0 when done, 1 for a refusal or failure, 2 for bad usage."""
     commands = parser()
-    args = commands.parse_args(list(argv))
+    args = _parse(commands, list(argv))
     if args.command is None:  # a bare group shows what it offers, as `pbxops mobile` does
         commands.print_help()
         return USAGE_ERROR
