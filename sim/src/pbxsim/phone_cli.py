@@ -193,15 +193,13 @@ class Simulator:
             answer = response.json() if response.content else None
         except ValueError:
             answer = None
+        answered = f"{self.url} answered {response.status_code} for {path}"
         if 400 <= response.status_code < 500:
-            raise PhoneError(_detail(answer) or f"the simulator answered {response.status_code}")
-        if not response.is_success or answer is None:
-            raise PhoneError(
-                f"the simulator at {self.url} answered {response.status_code} for {path}; "
-                "is that the simulator?"
-                if response.is_success
-                else f"the simulator answered {response.status_code} for {path}; try again"
-            )
+            raise PhoneError(_detail(answer) or answered)
+        if not response.is_success:
+            raise PhoneError(f"{answered}; try again")
+        if answer is None:
+            raise PhoneError(f"{answered} without JSON; is that the simulator?")
         return answer
 
 
