@@ -4,6 +4,7 @@ Used by the end-to-end tests (and the benchmarks): every part is what ``make up`
 ports, with its state in a temporary directory.
 """
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,20 @@ class Stack:
             [str(BIN / "pbxops"), *args],
             cwd=self.workdir,  # not the repo: a developer's .env must not leak in
             env={**self.processes["worker"].env, **self.env(**env)},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    def phone(self, *args: str, timeout: float = 60) -> CliResult:
+        """``pbxsim phone …`` (the simulator's own CLI) against this stack's simulator: the
+        user's phone, as a demo drives it."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SIMULATOR_", "PBXOPS_"))}
+        done = subprocess.run(
+            [str(BIN / "pbxsim"), "phone", *args],
+            cwd=self.workdir,
+            env={**env, "SIMULATOR_URL": self.platform_url, "SIMULATOR_API_TOKEN": TOKEN},
             capture_output=True,
             text=True,
             timeout=timeout,

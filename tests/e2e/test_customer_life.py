@@ -156,8 +156,7 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
         devices.append(json.loads(line)["device_id"])
     wait_until(lambda: len(mails(stack, MAX)) == 1, 20, "Max's activation email")
     [code_mail] = mails(stack, MAX)
-    ok(stack.cli("mobile", "simulate", "activate", "--code",
-                 qr_from_inbox_page(stack, code_mail["ID"])))  # fmt: skip
+    ok(stack.phone("activate", "--code", qr_from_inbox_page(stack, code_mail["ID"])))
 
     # --- 3. one number removed -------------------------------------------------------------------
     ok(stack.cli("number", "remove", "-n", MAX_E164, "--requested-by", LEA, "--wait"))

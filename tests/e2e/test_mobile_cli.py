@@ -83,7 +83,7 @@ def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_pa
     )
 
     # The phone scans the QR: the platform calls the worker back, the workflow goes online.
-    assert stack.cli("mobile", "simulate", "activate", "--code", lpa).code == 0
+    assert stack.phone("activate", "--code", lpa).code == 0
     wait_until(
         lambda: status(stack, device_id)["status"]["device_status"] == "online", 20, "online"
     )
@@ -95,9 +95,7 @@ def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_pa
         "while it is pending activation",
     )
 
-    assert (
-        stack.cli("mobile", "simulate", "call", "--device", device_id, "--duration", "42").code == 0
-    )
+    assert stack.phone("call", "--device", device_id, "--duration", "42").code == 0
     calls = tmp_path / "calls.csv"
     listed = stack.cli(
         "cdr",
@@ -123,7 +121,7 @@ def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_pa
     newest = mails(stack, f"anna@{tenant}.example")[0]
     new_lpa = qr_from_inbox_page(stack, newest["ID"])
     assert new_lpa != lpa
-    one_line_error(stack.cli("mobile", "simulate", "activate", "--code", lpa), "already used")
+    one_line_error(stack.phone("activate", "--code", lpa), "already used")
 
     deleted = stack.cli("mobile", "delete", "--device", device_id, "--yes")
     assert deleted.code == 0, deleted.stderr
@@ -173,15 +171,13 @@ def test_suppressed_emails_give_the_operator_the_code_which_expires(stack: Stack
         lambda: status(stack, device_id)["status"]["step"] == "code-expired", 60, "the expiry"
     )
     assert "code expired" in stack.cli("mobile", "status", "--device", device_id).stdout
-    one_line_error(
-        stack.cli("mobile", "simulate", "activate", "--code", printed.group(0)), "expired"
-    )
+    one_line_error(stack.phone("activate", "--code", printed.group(0)), "expired")
 
     again = stack.cli("mobile", "new-code", "--device", device_id, "--json")
     assert again.code == 0, again.stderr
     activation = json.loads(again.stdout)["activation"]
     assert activation["activation_code"] != printed.group(0)
-    assert stack.cli("mobile", "simulate", "activate", "--device", device_id).code == 0
+    assert stack.phone("activate", "--device", device_id).code == 0
     wait_until(
         lambda: status(stack, device_id)["status"]["device_status"] == "online", 20, "online"
     )

@@ -133,16 +133,12 @@ CATALOGUE = [
     case("duplicate-customer-name", *create("Bad Acct"),
          expect=f"a customer named 'Bad Acct' already exists for reseller '{RESELLER}'"),
     # --- codes: malformed, expired, locked, used ------------------------------------------------
+    # (A malformed, expired or used activation code is the phone's, so the simulator's CLI:
+    # tests/simulator/test_simulator_phone_cli.py.)
     case("malformed-code-letters", "delete", "confirm", "--tenant", AWAITING, "--code", "12ab",
          expect="the code is 8 digits"),
-    case("malformed-activation-code", "mobile", "simulate", "activate", "--code",
-         "LPA:1$only-one-part", expect="not an activation code"),
     case("expired-deletion-code", "delete", "confirm", "--tenant", EXPIRED, "--code", "12345678",
          expect="expired — start the deletion again"),
-    case("expired-activation-code", "mobile", "simulate", "activate", "--code", "{expired_lpa}",
-         expect="activation code expired on"),
-    case("used-activation-code", "mobile", "simulate", "activate", "--code", "{used_lpa}",
-         expect="activation code already used"),
     case("expired-code-to-print", "mobile", "code", "--device", "{expired_device}",
          expect="has no usable activation code"),
     case("locked-deletion-request", "delete", "confirm", "--tenant", LOCKED, "--code",
@@ -658,8 +654,8 @@ def _mobile(stack: Stack, values: dict[str, str]) -> None:
     values["online_device"], values["used_lpa"] = provision(
         f"{MOBILE}-u1", f"anna@{MOBILE}.example"
     )
-    _ok(stack.cli("mobile", "simulate", "activate", "--code", values["used_lpa"]))
-    values["expired_device"], values["expired_lpa"] = provision(
+    _ok(stack.phone("activate", "--code", values["used_lpa"]))
+    values["expired_device"], _ = provision(
         f"{MOBILE}-u2", f"ugo@{MOBILE}.example", PBXOPS_MOBILE_CODE_VALIDITY="PT1S"
     )
 

@@ -323,7 +323,7 @@ def test_a_phone_event_with_an_impossible_sequence_number_is_ignored(stack: Stac
     with stack.api() as api:
         path = f"/pbx/mobile/devices/{device_id}/activation-code"
         lpa = api.get(path, headers=AUTH).json()["activation_code"]
-    assert stack.cli("mobile", "simulate", "activate", "--code", lpa).code == 0
+    assert stack.phone("activate", "--code", lpa).code == 0
     wait_until(
         lambda: _line(stack, device_id)["device_status"] == "online", 30, "the genuine event"
     )

@@ -119,9 +119,7 @@ def test_esim_activation_codes_show_nowhere_but_in_the_users_mailbox(stack: Stac
     device_id = json.loads(provisioned.stdout)["device_id"]
     [first] = stack.mails_to(user_mail)
     first_code = re.search(r"LPA:1\$[^$\s]+\$(\S+)", first["Text"]).group(1)
-    activated = stack.cli(
-        "mobile", "simulate", "activate", "--code", f"LPA:1$smdp.sec.example${first_code}"
-    )
+    activated = stack.phone("activate", "--code", f"LPA:1$smdp.sec.example${first_code}")
     assert activated.code == 0, activated.stderr
 
     def device_status() -> str:

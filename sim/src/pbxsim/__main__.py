@@ -1,8 +1,10 @@
-"""Command line: ``python -m pbxsim [serve] [...]`` and ``python -m pbxsim seed``.
+"""Command line: ``python -m pbxsim [serve] [...]``, ``python -m pbxsim seed`` and
+``pbxsim phone …`` (act as a user's phone against a running simulator: phone_cli.py).
 
 python -m pbxsim                       # serve on :8080 (HTTP) and :1025 (SMTP)
 python -m pbxsim serve --seed --db .data/demo.db
 python -m pbxsim seed --db .data/demo.db
+pbxsim phone activate --device md-1a2b3c4d5e
 """
 
 import argparse
@@ -16,6 +18,7 @@ import structlog
 import uvicorn
 from pydantic import ValidationError
 
+from pbxsim import phone_cli
 from pbxsim.app import create_app
 from pbxsim.db import Database
 from pbxsim.logs import configure_logging
@@ -64,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     seed_cmd = commands.add_parser("seed", help="upsert the demo tenants and exit")
     seed_cmd.add_argument("--db", help="SQLAlchemy URL or SQLite file path (SIMULATOR_DB)")
+    # Listed here for --help only: main() hands `phone …` to phone_cli before parsing.
+    commands.add_parser(
+        "phone",
+        help="act as a user's phone against a running simulator: activate, remove, deactivate, "
+        "reactivate, call (see `pbxsim phone --help`)",
+        add_help=False,
+    )
     return parser
 
 
@@ -124,7 +134,10 @@ def run_seed(settings: SimulatorSettings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["phone"]:  # a client of a running simulator: no settings, no logging set up
+        return phone_cli.main(argv[1:])
+    args = _parser().parse_args(_with_default_command(argv))
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "seed":

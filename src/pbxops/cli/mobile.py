@@ -79,18 +79,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
-simulate = typer.Typer(
-    name="simulate",
-    help=(
-        "Act as the user's phone against the **simulator** (demos and tests): activate the eSIM "
-        "with a code, remove the line, deactivate or reactivate it, make a call. The platform "
-        "then reports the event to the line's workflow, as a real one would."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-)
-app.add_typer(simulate, name="simulate")
-
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="Device id, e.g. `md-1a2b3c4d5e`.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 PngOpt = Annotated[
@@ -112,7 +100,7 @@ def register(root: typer.Typer) -> None:
 
 
 class MobilePlatform:
-    """The platform reads (and the simulator's phone actions) this CLI does itself."""
+    """The platform reads this CLI does itself."""
 
     def __init__(self, settings: Settings) -> None:
         self._url = without_password(settings.platform_url)
@@ -664,94 +652,6 @@ def lines_table(tenant: str, pool: dict[str, Any], lines: list[dict[str, Any]]) 
             line.get("last_event") or "-",
         )
     render.out.print(table)
-
-
-# --- the phone (simulator) ----------------------------------------------------------------------
-
-
-async def _phone(path: str, body: Any = None) -> dict[str, Any]:
-    async with MobilePlatform(get_settings()) as platform:
-        result: dict[str, Any] = await platform.call("POST", path, json=body)
-        return result
-
-
-def _device_line(device: dict[str, Any], what: str, as_json: bool) -> None:
-    if as_json:
-        render.emit_json(device)
-        return
-    colour = _COLOURS.get(device["colour"], "white")
-    render.out.print(
-        f"{what}: device {device['id']} is [{colour}]{device['status'].replace('_', ' ')}[/] "
-        f"({device['colour']}); the platform reports it to the line's workflow"
-    )
-
-
-@simulate.command()
-@run_async
-async def activate(
-    code: Annotated[
-        str | None,
-        typer.Option(help="The activation code as scanned (`LPA:1$…$…`) or typed (Apple)."),
-    ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", "-d", help="Use the device's current code.")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The user adds the eSIM on the phone with an activation code (accepted once, if it is the
-    current code and has not expired)."""
-    if (code is None) == (device is None):
-        raise OperatorError("give either --code or --device, not both or neither")
-    if device is not None:
-        async with MobilePlatform(get_settings()) as platform:
-            code = (await platform.current_code(check_id(device, "device id")))["activation_code"]
-    assert code is not None
-    result = await _phone("/phone/esim/activate", {"activation_code": code})
-    _device_line(result, "activated", as_json)
-
-
-def _phone_command(action: str, doc: str) -> None:
-    @run_async
-    async def command(device: DeviceOpt, as_json: JsonOpt = False) -> None:
-        path = f"/phone/devices/{quote(check_id(device, 'device id'), safe='')}/{action}"
-        _device_line(await _phone(path), action.rstrip("e") + "ed", as_json)
-
-    command.__doc__ = doc
-    command.__name__ = action
-    simulate.command(action)(command)
-
-
-_phone_command("remove", "The user deletes the line from the phone (back to pending activation).")
-_phone_command("deactivate", "The user switches the line off on the phone (offline, red).")
-_phone_command("reactivate", "The user switches the line back on (online, green).")
-
-
-@simulate.command()
-@run_async
-async def call(
-    device: DeviceOpt,
-    to: Annotated[str, typer.Option(help="The number called.")] = "+390212345678",
-    duration: Annotated[int, typer.Option(help="Seconds; 0 = not answered.", min=0)] = 60,
-    incoming: Annotated[bool, typer.Option(help="An incoming call instead.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """The user makes (or gets) a call through the line: a call detail record of sub-client type
-    Mobile_Network (only while the line is online)."""
-    record = await _phone(
-        f"/phone/devices/{quote(check_id(device, 'device id'), safe='')}/calls",
-        {
-            "to": to,
-            "duration_seconds": duration,
-            "direction": "incoming" if incoming else "outgoing",
-        },
-    )
-    if as_json:
-        render.emit_json(record)
-    else:
-        render.out.print(
-            f"call record {record['id']}: {record['calling_number']} → {record['called_number']}, "
-            f"{record['duration_seconds']}s, {record['sub_client_type']}"
-        )
 
 
 # --- call detail records ------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class DeviceDeleted(BaseModel):
 
 class DeviceEvent(BaseModel):
     """A phone event, delivered by the platform's callback (via the worker's receiver) as a
-    Signal, or sent by ``pbxops mobile simulate``'s platform the same way."""
+    Signal; the simulator's platform (driven by ``pbxsim phone``) sends them the same way."""
 
     device_id: str
     seq: int = Field(ge=1)
