@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from pbxops.cli import customer, mobile, number_removal, render
+from pbxops.cli import cdr, customer, mobile, number_removal, render
 from pbxops.cli.procedures import Listed
 from pbxops.contracts.deletion import DeletionStatus, Phase
 from pbxops.contracts.number_removal import NumberOutcome, NumberState
@@ -190,7 +190,7 @@ def test_the_customer_and_mobile_tables_fit_80_columns(screen):
             }
         ],
     )
-    mobile.cdr_table(
+    cdr.cdr_table(
         [
             {
                 "start_time": "2026-12-03T10:15:42Z",

@@ -134,7 +134,7 @@ CATALOGUE = [
          expect=f"a customer named 'Bad Acct' already exists for reseller '{RESELLER}'"),
     # --- codes: malformed, expired, locked, used ------------------------------------------------
     # (A malformed, expired or used activation code is the phone's, so the simulator's CLI:
-    # tests/simulator/test_simulator_phone_cli.py.)
+    # sim/tests/test_simulator_phone_cli.py.)
     case("malformed-code-letters", "delete", "confirm", "--tenant", AWAITING, "--code", "12ab",
          expect="the code is 8 digits"),
     case("expired-deletion-code", "delete", "confirm", "--tenant", EXPIRED, "--code", "12345678",

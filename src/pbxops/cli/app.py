@@ -3,6 +3,9 @@
 Every start prints the workflow id and its Temporal UI link; ``--wait`` follows the procedure live;
 ``--json`` prints machine-readable output. Errors are one line on stderr with exit code 1 (2 for
 a command line that does not parse, pointing at the command's ``--help``).
+
+Over 400 lines: the root commands (deactivate, reactivate, status, list, tickets, setup, worker)
+and the one place every error becomes one line on stderr; each group is a module of its own.
 """
 
 import contextlib
@@ -18,9 +21,11 @@ from typer.main import get_command
 
 from pbxops.cli import (
     billing,
+    cdr,
     contacts,
     customer,
     deletion,
+    mobile,
     number_removal,
     render,
     support,
@@ -29,7 +34,6 @@ from pbxops.cli import (
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow
 from pbxops.cli.identity import ByOpt, who
-from pbxops.cli.mobile import register as register_mobile
 from pbxops.cli.options import JsonOpt, TenantOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi, check_tenant_id
 from pbxops.cli.preflight import tenant_ready_for
@@ -306,7 +310,8 @@ def worker() -> None:
 # --- procedure command groups (each in its own module: `pbxops <group> …`) ----------------------
 # Add one line per group here, e.g. app.add_typer(mobile.app, name="mobile").
 app.add_typer(number_removal.app, name="number")
-register_mobile(app)  # `pbxops mobile …` and `pbxops cdr`
+app.add_typer(mobile.app, name="mobile")
+app.command("cdr")(cdr.cdr)
 app.add_typer(customer.app, name="customer")
 app.add_typer(billing.app, name="billing")
 app.add_typer(contacts.app, name="contacts")

@@ -1,4 +1,4 @@
-"""``pbxops mobile …`` and ``pbxops cdr``: mobile lines (eSIM) and call detail records.
+"""``pbxops mobile …``: mobile lines (eSIM), one workflow per device (docs/procedures.md#mobile-line).
 
 Each mobile-line device has one long-running workflow, ``mobile-line/<device id>``. ``provision``
 starts it; ``new-code``, ``lost-stolen`` and ``delete`` are Updates to it (refused before anything
@@ -9,21 +9,21 @@ when the organisation suppresses emails, this CLI reads it from the platform wit
 credentials (``PBXOPS_PLATFORM_TOKEN``) after the workflow issued it, checks it is the code the
 workflow just issued (same code id), and prints it (``--png FILE`` saves the QR, ``--qr`` shows it
 in the terminal). ``pbxops mobile code`` prints the current code again at any time.
+
+Over 400 lines: seven commands of one group that share the line's workflow handle, its Update
+errors and the showing of a code (file, QR, JSON); ``pbxops cdr`` is in ``cdr.py``.
 """
 
 import asyncio
 import contextlib
-import csv
 import io
-import re
 import secrets
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import segno
 import typer
 from rich.table import Table
@@ -34,19 +34,17 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.history import search_attributes_upserted, statuses
 from pbxops.cli.identity import who
-from pbxops.cli.options import run_async
-from pbxops.cli.platform import check_id, check_tenant_id
+from pbxops.cli.options import JsonOpt, run_async
+from pbxops.cli.platform import PlatformApi, check_id, check_tenant_id
 from pbxops.cli.procedures import Procedures, failure_message
 from pbxops.cli.validation import checked
-from pbxops.contracts import search_attributes as sa
 from pbxops.contracts.lifecycle import Action, refusal
 from pbxops.contracts.mobile import (
     CodeOutcome,
@@ -60,7 +58,7 @@ from pbxops.contracts.mobile import (
 )
 from pbxops.contracts.procedures import Procedure
 from pbxops.contracts.wording import plural
-from pbxops.runtime.settings import Settings, get_settings, without_password
+from pbxops.runtime.settings import Settings, get_settings
 from pbxops.runtime.temporal import connect, unreachable
 
 _COLOURS = {"grey": "grey62", "green": "green", "red": "red", "none": "dim"}
@@ -80,7 +78,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="Device id, e.g. `md-1a2b3c4d5e`.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 PngOpt = Annotated[
     Path | None,
     typer.Option("--png", help="When you get the code: save its QR code as a PNG file here."),
@@ -88,60 +85,6 @@ PngOpt = Annotated[
 QrOpt = Annotated[
     bool, typer.Option("--qr", help="When you get the code: show its QR code in the terminal.")
 ]
-
-
-def register(root: typer.Typer) -> None:
-    """Add ``pbxops mobile …`` and ``pbxops cdr`` to the root command."""
-    root.add_typer(app, name="mobile")
-    root.command("cdr")(cdr)
-
-
-# --- the platform, with the operator's credentials ------------------------------------------
-
-
-class MobilePlatform:
-    """The platform reads this CLI does itself."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._url = without_password(settings.platform_url)
-        self._http = httpx.AsyncClient(
-            base_url=settings.platform_url,
-            headers={"Authorization": f"Bearer {settings.platform_token.get_secret_value()}"},
-            timeout=settings.http_timeout_seconds,
-        )
-
-    async def __aenter__(self) -> "MobilePlatform":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
-
-    async def call(
-        self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
-    ) -> Any:
-        try:
-            response = await self._http.request(method, path, json=json, params=params)
-        except httpx.TransportError as err:
-            raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
-        if response.status_code == 401:
-            raise OperatorError("the PBX platform refused our token (check PBXOPS_PLATFORM_TOKEN)")
-        if 400 <= response.status_code < 500:
-            detail = response.json().get("detail") if response.content else None
-            if not isinstance(detail, str):
-                detail = f"the PBX platform answered {response.status_code} for {path}"
-            raise OperatorError(detail)
-        if not response.is_success:
-            raise OperatorError(
-                f"the PBX platform answered {response.status_code} for {path}; try again"
-            )
-        return response.json()
-
-    async def device(self, device_id: str) -> dict[str, Any]:
-        return await self.call("GET", f"/pbx/mobile/devices/{quote(device_id, safe='')}")
-
-    async def current_code(self, device_id: str) -> dict[str, Any]:
-        path = f"/pbx/mobile/devices/{quote(device_id, safe='')}/activation-code"
-        return await self.call("GET", path)
 
 
 # --- starting and reaching the line's workflow ------------------------------------------------
@@ -274,7 +217,7 @@ def _code_json(code: dict[str, Any]) -> dict[str, Any]:
 
 async def _operator_code(device_id: str, code_id: str, settings: Settings) -> dict[str, Any]:
     """Read the code the workflow just issued from the platform (never through Temporal)."""
-    async with MobilePlatform(settings) as platform:
+    async with PlatformApi(settings) as platform:
         code = await platform.current_code(device_id)
     if code["code_id"] != code_id:
         raise OperatorError(
@@ -343,7 +286,7 @@ async def provision(
     check_id(user, "user id")
     _check_png(png)
     settings = get_settings()
-    async with MobilePlatform(settings) as platform:
+    async with PlatformApi(settings) as platform:
         service = (await platform.call("GET", f"/pbx/tenants/{quote(tenant, safe='')}"))["service"]
         # Early and friendly only: the platform refuses the line on its own (lifecycle table).
         if (refused := refusal(tenant, service["state"], Action.NEW_MOBILE_LINE)) is not None:
@@ -376,34 +319,19 @@ async def provision(
 
     client = await connect(settings)
     procedures = Procedures(client, settings)
-    workflow_id = PROCEDURE.workflow_id(payload.device_id)
-    try:
-        handle = await client.start_workflow(
-            PROCEDURE.value,
-            payload,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"Mobile line {payload.device_id} of {tenant}",
-            static_details=(
-                f"Device **{payload.device_id}** of tenant **{tenant}**, user `{user}`; "
-                "provisioned from the pbxops CLI. Lives until the device is deleted."
-                f"\n\nStarted by **{who(settings)}**."
-            ),
-            memo={"started_by": who(settings)},
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.TENANT_ID, tenant),
-                    SearchAttributePair(sa.PROCEDURE_NAME, PROCEDURE.value),
-                    SearchAttributePair(sa.STEP, "provisioning"),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError as err:  # a random id: only a retry of this very command
-        raise OperatorError(
-            f"{workflow_id} is already running: {procedures.url(workflow_id, err.run_id)}"
-        ) from err
-    url = procedures.url(workflow_id, handle.result_run_id)
+    # A random device id: a second start under it could only be a retry of this very command.
+    started = await procedures.start(
+        PROCEDURE,
+        payload.device_id,
+        tenant,
+        payload,
+        f"Mobile line {payload.device_id} of {tenant}",
+        f"Device **{payload.device_id}** of tenant **{tenant}**, user `{user}`; provisioned from "
+        "the pbxops CLI. Lives until the device is deleted.",
+        step="provisioning",
+    )
+    workflow_id, url = started.workflow_id, started.url
+    handle = client.get_workflow_handle(workflow_id, run_id=started.run_id)
     if not as_json:
         render.out.print(f"[bold green]started[/] mobile line  [bold]{workflow_id}[/]")
         render.link(url, "  watch it in Temporal")
@@ -583,7 +511,7 @@ async def status(device: DeviceOpt, as_json: JsonOpt = False) -> None:
 async def _platform_status(device_id: str, settings: Settings) -> str | None:
     """The platform's own view, to show when a phone event is still on its way."""
     try:
-        async with MobilePlatform(settings) as platform:
+        async with PlatformApi(settings) as platform:
             status: str = (await platform.device(device_id))["status"]
             return status
     except OperatorError:
@@ -599,7 +527,7 @@ async def code(
     organisation suppresses emails, or the user lost the email). Read from the platform with your
     credentials; it never passes through Temporal."""
     _check_png(png)
-    async with MobilePlatform(get_settings()) as platform:
+    async with PlatformApi(get_settings()) as platform:
         current = await platform.current_code(check_id(device, "device id"))
     if as_json:
         render.emit_json(_code_json(current))
@@ -615,7 +543,7 @@ async def list_lines(
 ) -> None:
     """List the tenant's mobile-line devices and its licence pool (from the platform)."""
     check_tenant_id(tenant)
-    async with MobilePlatform(get_settings()) as platform:
+    async with PlatformApi(get_settings()) as platform:
         path = f"/pbx/tenants/{quote(tenant, safe='')}/mobile"
         pool = await platform.call("GET", path)
         lines = await platform.call("GET", f"{path}/devices")
@@ -650,126 +578,5 @@ def lines_table(tenant: str, pool: dict[str, Any], lines: list[dict[str, Any]]) 
             latest.get("state", "-"),
             latest.get("expires_at", "-")[:10],
             line.get("last_event") or "-",
-        )
-    render.out.print(table)
-
-
-# --- call detail records ------------------------------------------------------------------------
-
-_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-CDR_COLUMNS = (
-    "id",
-    "start_time",
-    "tenant_id",
-    "user_id",
-    "device_id",
-    "direction",
-    "calling_number",
-    "called_number",
-    "duration_seconds",
-    "answered",
-    "client_type",
-    "sub_client_type",
-)
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """``24h``, ``7d``, ``30m``, ``2w`` ago, or an ISO date/time (UTC when no offset)."""
-    now = now or datetime.now(UTC)
-    match = _RELATIVE.match(value.strip().lower())
-    if match:
-        try:
-            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        except (OverflowError, ValueError):  # 99999999999d: before the year 1
-            raise OperatorError(f"--since '{value[:40]}' reaches back before the year 1") from None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise OperatorError(
-            f"--since '{value[:40]}' is neither a duration (30m, 24h, 7d, 2w) nor an ISO date "
-            "(2026-01-31 or 2026-01-31T09:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@run_async
-async def cdr(
-    subclient_type: Annotated[
-        str | None,
-        typer.Option(
-            "--subclient-type",
-            help="Only this sub-client type: `Mobile_Network` (calls through mobile lines) or "
-            "`Desk_Phone`.",
-        ),
-    ] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant.")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="From: `24h`, `7d` ago or an ISO date/time.")
-    ] = None,
-    csv_file: Annotated[
-        Path | None,
-        typer.Option("--csv", help="Write the records as CSV to this file (`-`: stdout)."),
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many records.", min=1, max=10000)] = 1000,
-    as_json: JsonOpt = False,
-) -> None:
-    """List call detail records, oldest first (mobile lines' calls: `Mobile_Network`).
-
-    Calls made through a mobile line carry sub-client type `Mobile_Network`, e.g.
-    `pbxops cdr --subclient-type Mobile_Network --since 7d --csv calls.csv`.
-    """
-    params: dict[str, str] = {"limit": str(limit)}
-    if subclient_type:
-        if not re.fullmatch(r"[A-Za-z_]{1,40}", subclient_type):
-            raise OperatorError(
-                f"'{subclient_type[:40]}' is not a sub-client type (e.g. Mobile_Network)"
-            )
-        params["subclient_type"] = subclient_type
-    if tenant:
-        params["tenant_id"] = check_tenant_id(tenant)
-    if since:
-        params["since"] = parse_since(since).isoformat()
-    if csv_file is not None:
-        files.check_output(csv_file, "--csv", stdout_ok=True)
-    async with MobilePlatform(get_settings()) as platform:
-        records: list[dict[str, Any]] = await platform.call("GET", "/pbx/cdrs", params=params)
-    if csv_file is not None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CDR_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
-        if str(csv_file) == "-":
-            sys.stdout.write(buffer.getvalue())
-            return
-        files.write_output(csv_file, buffer.getvalue(), "--csv")
-        if not as_json:
-            render.out.print(f"{plural(len(records), 'call record')} written to {csv_file}")
-            return
-    if as_json:
-        render.emit_json(records)
-        return
-    if not records:
-        render.out.print("no call records")
-        return
-    cdr_table(records)
-
-
-def cdr_table(records: list[dict[str, Any]]) -> None:
-    table = render.table(f"Call detail records ({len(records)})")
-    table.add_column("start (UTC)", no_wrap=True)
-    table.add_column("user", overflow="fold", max_width=10)
-    table.add_column("from", no_wrap=True)
-    table.add_column("to", no_wrap=True)
-    table.add_column("sec", no_wrap=True, justify="right")
-    table.add_column("sub-client type", overflow="fold", min_width=6)
-    for record in records:
-        table.add_row(
-            render.short_when(render.parse_utc(record["start_time"]), seconds=True),
-            record.get("user_id") or "-",
-            record["calling_number"],
-            record["called_number"],
-            str(record["duration_seconds"]),
-            record["sub_client_type"],
         )
     render.out.print(table)

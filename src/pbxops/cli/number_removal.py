@@ -5,6 +5,10 @@ parsed and normalised with ``phonenumbers`` (E.164), looked up in the support vi
 known, not already removed, and all of one customer; the requester must be an Admin or Super User
 of that customer; no number may already be in a running removal. The workflow checks the
 requester and the numbers again (it is the authority; the CLI only fails fast).
+
+Over 400 lines: the parsing of numbers (flags and files), the reads of the three number systems
+with the operator's credentials (not the platform: ``runtime/number_systems.py``) and the
+commands; each part only serves this group.
 """
 
 import re

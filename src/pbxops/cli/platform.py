@@ -42,20 +42,44 @@ class PlatformApi:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def call(
+        self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
+        """One request, every answer that is not a success mapped to one sentence: the
+        platform's own ``detail`` for a refusal, "try again" for its failures."""
         try:
-            response = await self._http.get(path, params=params)
+            response = await self._http.request(method, path, json=json, params=params)
         except httpx.TransportError as err:
             raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
-        if response.status_code == 404:
-            raise OperatorError(response.json().get("detail", "not found"))
         if response.status_code == 401:
             raise OperatorError("the PBX platform refused our token (check PBXOPS_PLATFORM_TOKEN)")
+        if 400 <= response.status_code < 500:
+            detail = _detail(response)
+            if detail is None:
+                detail = (
+                    "not found"
+                    if response.status_code == 404
+                    else f"the PBX platform answered {response.status_code} for {path}"
+                )
+            raise OperatorError(detail)
         if not response.is_success:
             raise OperatorError(
                 f"the PBX platform answered {response.status_code} for {path}; try again"
             )
         return response.json()
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return await self.call("GET", path, params=params)
+
+    async def device(self, device_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get(f"/pbx/mobile/devices/{quote(device_id, safe='')}")
+        return result
+
+    async def current_code(self, device_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get(
+            f"/pbx/mobile/devices/{quote(device_id, safe='')}/activation-code"
+        )
+        return result
 
     async def tenant(self, tenant_id: str) -> dict[str, Any]:
         return await self._get(f"/pbx/tenants/{quote(check_tenant_id(tenant_id), safe='')}")
@@ -132,3 +156,12 @@ def _looks_like_id(value: str) -> bool:
     except OperatorError:
         return False
     return True
+
+
+def _detail(response: httpx.Response) -> str | None:
+    """The platform's sentence for a refusal, if it gave one (never a body that is not JSON)."""
+    try:
+        detail = response.json().get("detail") if response.content else None
+    except (ValueError, AttributeError):
+        return None
+    return detail if isinstance(detail, str) else None

@@ -99,7 +99,10 @@ class Procedures:
         summary: str,
         details: str,
         started_by: str | None = None,
+        step: str = "requesting",
     ) -> Started:
+        """The one place a procedure is started: its id from the business key, its UI summary and
+        details, who started it, and the search attributes it is found by from the first moment."""
         workflow_id = procedure.workflow_id(business_key)
         started_by = started_by or who(self._settings)
         try:
@@ -117,7 +120,7 @@ class Procedures:
                     [
                         SearchAttributePair(sa.TENANT_ID, tenant_id),
                         SearchAttributePair(sa.PROCEDURE_NAME, procedure.value),
-                        SearchAttributePair(sa.STEP, "requesting"),
+                        SearchAttributePair(sa.STEP, step),
                     ]
                 ),
             )
