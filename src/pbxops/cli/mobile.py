@@ -1,4 +1,4 @@
-"""``pbxops mobile …``: mobile lines (eSIM), one workflow per device (docs/procedures.md#mobile-line).
+"""``pbxops mobile …``: eSIM mobile lines, one workflow per device (docs/procedures.md#mobile-line).
 
 Each mobile-line device has one long-running workflow, ``mobile-line/<device id>``. ``provision``
 starts it; ``new-code``, ``lost-stolen`` and ``delete`` are Updates to it (refused before anything
