@@ -40,6 +40,9 @@ def forget_the_developers_settings(environ: "os._Environ[str]") -> None:
 
 
 forget_the_developers_settings(os.environ)
+# The Temporal SDK (and so pbxops' settings) also reads ~/.config/temporalio/temporal.toml, the
+# `temporal` CLI's profiles: an empty file instead, so a developer's profile never leaks in.
+os.environ["TEMPORAL_CONFIG_FILE"] = os.devnull
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,13 +12,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SecretsSettingsSource,
     SettingsConfigDict,
 )
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 
 from pbxops.contracts.mobile import DEFAULT_CODE_VALIDITY, DEFAULT_MAX_HISTORY_EVENTS
 from pbxops.contracts.number_removal import DEFAULT_VERIFY_DEADLINE, DEFAULT_VERIFY_HARD_CAP
@@ -27,14 +35,45 @@ from pbxops.contracts.service_transition import DEFAULT_HARD_CAP, DEFAULT_SLA
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PBXOPS_", env_file=".env", extra="ignore")
+    # The TLS of the SDK's profile (its certificates may be inline there), when PBXOPS_ sets none.
+    _temporal_profile_tls: ClientConfigTLS | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _temporal_from_sdk_config(self) -> "Settings":
+        """Fill what PBXOPS_TEMPORAL_* leaves unset from the SDK's environment configuration."""
+        try:
+            profile = ClientConfigProfile.load(profile=self.temporal_profile)
+        except Exception as err:  # a malformed TOML file or an unknown profile: one line
+            raise ValueError(
+                f"TEMPORAL_* / temporal.toml: the client configuration does not load: {err}"
+            ) from None
+        given = self.model_fields_set
+        if "temporal_address" not in given and profile.address:
+            self.temporal_address = profile.address
+        if "temporal_namespace" not in given and profile.namespace:
+            self.temporal_namespace = profile.namespace
+        if "temporal_api_key" not in given and profile.api_key:
+            self.temporal_api_key = SecretStr(profile.api_key)
+        tls_given = {"temporal_tls", "temporal_tls_cert", "temporal_tls_key"} & given
+        if not tls_given and profile.tls is not None and not profile.tls.disabled:
+            self._temporal_profile_tls = profile.tls
+        return self
+
+    @property
+    def temporal_profile_tls(self) -> ClientConfigTLS | None:
+        return self._temporal_profile_tls
 
     # Development mode (docs/security.md, "Production posture"): `make up`, the tests and the
     # compose dev stack set PBXOPS_DEV_MODE=1. Without it every process refuses a secret that is
     # a known default or too short (SECRET_RULES below), so production cannot forget one.
     dev_mode: bool = False
 
-    # Temporal: the dev server by default; for Temporal Cloud set address, namespace and api_key
-    # (or the mTLS pair).
+    # Temporal: read as the `temporal` CLI reads it (the SDK's environment configuration:
+    # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, and the profiles of
+    # ~/.config/temporalio/temporal.toml or TEMPORAL_CONFIG_FILE, chosen by TEMPORAL_PROFILE or
+    # PBXOPS_TEMPORAL_PROFILE). The PBXOPS_TEMPORAL_* names below are aliases that win when set;
+    # with neither, the dev server. See docs/configuration.md.
+    temporal_profile: str | None = None
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_api_key: SecretStr | None = None
@@ -172,8 +211,12 @@ class SettingsInvalid(Exception):
 def describe(err: ValidationError) -> str:
     problems = []
     for problem in err.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # the settings as a whole (the Temporal client configuration)
+            problems.append(message)
+            continue
         name = "PBXOPS_" + "_".join(str(part) for part in problem["loc"]).upper()
-        problems.append(f"{name}: {problem['msg'].removeprefix('Value error, ')}")
+        problems.append(f"{name}: {message}")
     return "bad setting " + "; ".join(problems)
 
 

@@ -36,6 +36,8 @@ def quiet_runtime() -> Runtime:
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_profile_tls is not None:  # from the SDK's profile or TEMPORAL_TLS*
+        return settings.temporal_profile_tls.to_connect_tls_config()
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         with (
             open(settings.temporal_tls_cert, "rb") as cert,
