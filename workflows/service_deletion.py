@@ -486,6 +486,8 @@ class ServiceDeletion:
             "eSIM lines": after.mobile_lines_total > 0,
             "numbers": after.numbers_total > 0,
             "support contacts": after.support_contacts_total > 0,
+            # The platform counts only the reports still open (the purge closes them as
+            # "service deleted" and keeps them, emptied, for the reseller's support).
             "problem reports": after.problem_reports_total > 0,
         }
         problems = [name for name, wrong in left.items() if wrong]
