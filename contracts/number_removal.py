@@ -246,3 +246,5 @@ class NumberRemovalResult(BaseModel):
     email_message_id: str | None = None
     manual_ticket_id: str | None = None
     verification_ticket_id: str | None = None
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None

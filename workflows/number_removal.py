@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.wording import minutes_or_hours, plural
 
 from workflows import calls
+from workflows.progress import AUDIT_IN_RESULTS, started_by
 from workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
 
 # Verification polls the support view through the activity's retry policy: quickly at first
@@ -131,6 +132,7 @@ class NumberPackageRemoval:
             tenant_id=inp.tenant_id,
             step=Step.AUTHORISING,
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step, each number's outcome, deadline and tickets.")
@@ -623,6 +625,7 @@ class NumberPackageRemoval:
             email_message_id=email_id,
             manual_ticket_id=self._manual_ticket,
             verification_ticket_id=self._escalation.ticket_id,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
     def _reasons(self) -> str:

@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.wording import plural
 
 from workflows import calls
+from workflows.progress import AUDIT_IN_RESULTS, started_by
 from workflows.sla import fail
 
 Names = ProvisioningActivityNames
@@ -292,6 +293,7 @@ class CustomerProvisioning(Tracked):
             tenant_id="",
             step=Step.DETAILS,
             started_at=workflow.now(),
+            started_by=started_by(),
         )
         self._undo: list[tuple[str, Callable[[], Awaitable[Undone | EmailSent]]]] = []
         self._account: AccountSnapshot | None = None
@@ -509,6 +511,7 @@ class CustomerProvisioning(Tracked):
             roles_pending=roles.pending,
             trial_ends_at=live.trial_ends_at,
             trial_workflow_id=trial_id,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
     def _withdrawal_locale(self) -> dict[str, str | None]:
@@ -591,6 +594,7 @@ class PbxConnectionEnable(Tracked):
             tenant_id=inp.account_id,
             step="reading-account",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and users synchronised so far.")
@@ -676,6 +680,7 @@ class PbxConnectionEnable(Tracked):
             users_synced=sync.synced,
             sub_accounts_monitored=sync.monitoring.sub_accounts_monitored if sync.monitoring else 0,
             roles_pending=after.roles_pending,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
 
@@ -699,6 +704,7 @@ class CustomerTrial(Tracked):
             tenant_id=inp.account_id,
             step="reading-account",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.signal(name=TRIAL_CHANGED_SIGNAL, description="The trial was changed: re-read it.")
@@ -839,6 +845,7 @@ class CustomerUpdate(Tracked):
             tenant_id=inp.account_id,
             step="updating",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and outcome of the update.")
@@ -867,4 +874,8 @@ class CustomerUpdate(Tracked):
             timer = await trial_timer(inp.account_id, start=start)
             trial_id = timer.workflow_id if timer.running else None
         self._done(Step.DONE, f"account `{inp.account_id}` updated")
-        return CustomerUpdateResult(account=account, trial_workflow_id=trial_id)
+        return CustomerUpdateResult(
+            account=account,
+            trial_workflow_id=trial_id,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
+        )

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.wording import plural
 
 from workflows import calls
+from workflows.progress import AUDIT_IN_RESULTS, started_by
 from workflows.provisioning import Step, Tracked, act, cause_message
 
 
@@ -40,6 +41,7 @@ class SupportContactsChange(Tracked):
             tenant_id=inp.account_id,
             step="changing",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and outcome of the change.")
@@ -65,6 +67,8 @@ class SupportContactsChange(Tracked):
             f"{plural(len(result.contacts), 'support contact')} now"
             + ("" if result.changed else " (nothing to change)"),
         )
+        if workflow.patched(AUDIT_IN_RESULTS):
+            return result.model_copy(update={"started_by": self._status.started_by})
         return result
 
 
@@ -80,6 +84,7 @@ class ProblemReport(Tracked):
             tenant_id=inp.account_id,
             step="recording",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and how many contacts were emailed.")
@@ -120,7 +125,10 @@ class ProblemReport(Tracked):
             Step.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
         )
         return ProblemReportResult(
-            report_id=inp.report_id, account_id=inp.account_id, emailed=addresses
+            report_id=inp.report_id,
+            account_id=inp.account_id,
+            emailed=addresses,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
 
