@@ -40,6 +40,7 @@ from runtime.temporal import connect
 from starter import files, render
 from starter.errors import OperatorError
 from starter.follow import follow
+from starter.identity import ByOpt
 from starter.options import JsonOpt, WaitOpt, build, run_async
 from starter.platform import PlatformApi
 from starter.procedures import STATUS_QUERY, Procedures, Started
@@ -304,6 +305,7 @@ async def remove(
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
     dry_run: DryRunOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """Remove the package of one customer's phone numbers.
 
@@ -358,7 +360,9 @@ async def remove(
         payload,
         summary=_summary(numbers),
         details=_details(found),
-        started_by=email,
+        # The provider's operator who runs it (--by, PBXOPS_OPERATOR); the customer's requester
+        # is in its input and result. Without either, the requester, as before.
+        started_by=(by or settings.operator or "").strip() or email,
     )
     await _report(procedures, started, wait, as_json)
 

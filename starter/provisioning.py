@@ -53,6 +53,11 @@ from runtime.temporal import connect
 from starter import files, render
 from starter.errors import OperatorError
 from starter.follow import follow
+
+# --by of the starts: who at the provider runs them (in the support-contact commands, --by is
+# the partner or admin user who acts, and the operator comes from PBXOPS_OPERATOR).
+from starter.identity import ByOpt as OperatorOpt
+from starter.identity import who
 from starter.options import JsonOpt, WaitOpt, run_async
 from starter.platform import PlatformApi, check_tenant_id
 from starter.procedures import Procedures, Started, failure_message
@@ -392,6 +397,7 @@ async def create(
     ] = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Provision a customer account: details, primary Admin(s), PBX connection, roles.
 
@@ -431,6 +437,7 @@ async def create(
         inp,
         summary=f"Provisioning of customer {inp.customer.name} for reseller {inp.reseller}",
         details=_details(inp),
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:
@@ -491,12 +498,15 @@ async def _run_short(
     summary: str,
     details: str,
     as_json: bool,
+    operator: str | None = None,
 ) -> BaseModel:
     """Start a short procedure and wait for it: one line on failure, as every error."""
     settings = get_settings()
     client = await connect(settings)
     procedures = Procedures(client, settings)
-    started = await procedures.start(procedure, key, tenant_id, payload, summary, details)
+    started = await procedures.start(
+        procedure, key, tenant_id, payload, summary, details, started_by=who(settings, operator)
+    )
     if not as_json:
         render.started(started)
     handle = client.get_workflow_handle(
@@ -530,6 +540,7 @@ async def update(
         bool | None, typer.Option(help="Refused if the reseller has another demo system.")
     ] = None,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Edit a customer's properties (every one but an immutable product type)."""
     settings = get_settings()
@@ -558,6 +569,7 @@ async def update(
         summary=f"Update of customer account {account}",
         details="Changes: " + ", ".join(sorted(changes.given())),
         as_json=as_json,
+        operator=by,
     )
     assert isinstance(result, CustomerUpdateResult)
     if not as_json:
@@ -571,7 +583,12 @@ async def update(
 
 @customer_app.command("enable-pbx")
 @run_async
-async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOpt = False) -> None:
+async def enable_pbx(
+    account: AccountArg,
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+    by: OperatorOpt = None,
+) -> None:
     """Enable a PBX connection created disabled: connect, synchronise users, start monitoring."""
     settings = get_settings()
     async with PortalApi(settings) as portal:
@@ -591,6 +608,7 @@ async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOp
         PbxEnableInput(account_id=account),
         summary=f"PBX connection of customer account {account}",
         details=f"Enable the connection to `{conn['host']}`, synchronise every user, monitor.",
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:
@@ -934,6 +952,7 @@ async def report_problem(
     ] = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Report a customer's problem with an application: every support contact of the account is
     emailed once, with the report and its id. The contacts own it from there."""
@@ -960,6 +979,7 @@ async def report_problem(
             f"{application}: emailed to the "
             f"{plural(len(found['support_contacts']), 'support contact')} of {found['name']}."
         ),
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:

@@ -625,8 +625,14 @@ class NumberPackageRemoval:
             email_message_id=email_id,
             manual_ticket_id=self._manual_ticket,
             verification_ticket_id=self._escalation.ticket_id,
-            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
+            **self._who(),
         )
+
+    def _who(self) -> dict[str, str | None]:
+        """Who started the removal and who asked for it, in results since AUDIT_IN_RESULTS."""
+        if not workflow.patched(AUDIT_IN_RESULTS):
+            return {}
+        return {"started_by": self._status.started_by, "requested_by": self._input.requested_by}
 
     def _reasons(self) -> str:
         return "; ".join(f"{s.number}: {s.detail}" for s in self._numbers.values())

@@ -105,7 +105,7 @@ async def test_who_started_the_removal_is_in_its_status_and_result(time_skipping
     handle = await start(time_skipping_env, world, [N1], memo=memo)
     result = await handle.result()
 
-    assert result.started_by == "ops@provider.example"
+    assert (result.started_by, result.requested_by) == ("ops@provider.example", ADMIN)
     assert (await status(handle)).started_by == "ops@provider.example"
 
 
