@@ -604,7 +604,7 @@ async def status(device: DeviceOpt, as_json: JsonOpt = False) -> None:
     if current.started_by:
         table.add_row("provisioned by", escape(current.started_by))
     for entry in current.audit:  # who changed the line, in order
-        table.add_row(render.when(entry.at), escape(f"{entry.by} {entry.action}"))
+        table.add_row("changed by", render.changed_by(entry))
     table.add_row("workflow", f"{execution} (run {current.runs})")
     if current.error:
         table.add_row("error", f"[red]{current.error}[/]")
