@@ -192,6 +192,10 @@ class ServiceDeletion:
             raise ValueError("the deletion was confirmed and cannot be undone (irreversible)")
         if phase not in (Phase.REQUESTING, Phase.AWAITING_CODE):
             raise ValueError(f"nothing to withdraw: the request is {phase.value}")
+        if not request.by:
+            raise ValueError(
+                "a withdrawal needs the identity of who withdraws (--by or PBXOPS_OPERATOR)"
+            )
 
     @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
     def platform_event(self, event: PlatformEvent) -> None:
