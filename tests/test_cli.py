@@ -134,7 +134,7 @@ def test_the_executable_prints_one_line_for_an_unknown_option(tmp_path):
 
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
-        "error: No such option: --yse (Possible options: --yes) "
+        "error: No such option: --yse (Possible options: --by, --yes) "
         "(see 'pbxops mobile delete --help')\n"
     )
 

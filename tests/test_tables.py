@@ -10,8 +10,9 @@ from rich.console import Console
 from pbxops.cli import cdr, customer, mobile, number_removal, render
 from pbxops.cli.procedures import Listed
 from pbxops.contracts.deletion import DeletionStatus, Phase
+from pbxops.contracts.mobile import DeviceStatus, MobileLineStatus
 from pbxops.contracts.number_removal import NumberOutcome, NumberState
-from pbxops.contracts.procedures import Procedure
+from pbxops.contracts.procedures import AuditEntry, Procedure
 
 WIDTH = 80
 WHEN = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
@@ -126,6 +127,36 @@ def test_the_status_panel_of_a_deletion_fits_and_shows_the_wrong_codes(screen):
     lines = lines_of(screen)
     fits(lines)
     whole(lines, "awaiting-confirmation", "2 (3 attempts left)", "2026-12-03 10:15:00 UTC")
+
+
+def test_the_status_panel_shows_who_started_and_who_changed_a_line(screen):
+    status = MobileLineStatus(
+        procedure=Procedure.MOBILE_LINE,
+        workflow_id="mobile-line/md-0a1b2c3d4e",
+        tenant_id="acme",
+        step="pending-activation",
+        started_at=WHEN,
+        started_by="giulia.rossi@provider.example",
+        audit=[
+            AuditEntry(
+                action="reported the phone lost or stolen", by="marco@provider.example", at=WHEN
+            )
+        ],
+        device_id="md-0a1b2c3d4e",
+        user_id="u1",
+        device_status=DeviceStatus.PENDING_ACTIVATION,
+        colour="grey",
+    )
+    render.status_panel(status, f"{UI}/mobile-line%2Fmd-0a1b2c3d4e/0193a1b2/history")
+    lines = lines_of(screen)
+    fits(lines)
+    assert "started by    giulia.rossi@provider.example" in [line.rstrip() for line in lines]
+    whole(lines, "marco@provider.example")
+    shown = " ".join(" ".join(lines).split())  # the change may wrap onto a second line
+    assert (
+        "changed by marco@provider.example reported the phone lost or stolen "
+        "(2026-12-03 10:15:00 UTC)"
+    ) in shown
 
 
 def test_the_number_tables_fit_80_columns(screen):

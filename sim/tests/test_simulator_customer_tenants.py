@@ -57,3 +57,37 @@ def test_an_undone_account_takes_its_tenant_and_a_pool_too_small_is_refused(clie
     client.delete(f"/pbx/customers/{account['id']}").raise_for_status()
     assert client.get(f"/pbx/tenants/{account['id']}").status_code == 404
     assert client.get(f"/pbx/resellers/{reseller}").json()["esim_licences_available"] == 1
+
+
+def test_a_deletion_closes_the_pending_problem_reports_as_service_deleted(client, uid):
+    reseller = _reseller(client, uid, licences=0)
+    account = _create(client, reseller, f"Leaving {uid}").json()
+    aid = account["id"]
+    client.post(f"/pbx/customers/{aid}/admins",
+                json={"name": "Zoe", "email": f"zoe@{uid}.example"}).raise_for_status()  # fmt: skip
+    client.post(f"/pbx/customers/{aid}/activate").raise_for_status()
+    client.put(
+        f"/pbx/customers/{aid}/problem-reports/PR-1",
+        json={"application": "softphone", "description": "no audio",
+              "reported_by": f"zoe@{uid}.example"},
+    ).raise_for_status()  # fmt: skip
+    [pending] = client.get(f"/pbx/customers/{aid}/problem-reports").json()
+    assert (pending["state"], pending["resolution"]) == ("open", None)
+    assert client.get(f"/pbx/tenants/{aid}").json()["data"]["problem_reports"] == 1
+
+    client.post(f"/pbx/tenants/{aid}/deletion", json={}).raise_for_status()
+    client.post(f"/admin/tenants/{aid}/complete-jobs").raise_for_status()
+
+    after = client.get(f"/pbx/tenants/{aid}").json()
+    assert after["service"]["state"] == "deleted"
+    assert after["data"]["problem_reports"] == 0  # none still open
+    # The reseller's support still finds the report, closed with the reason, and none of the
+    # tenant's data in it.
+    [closed] = client.get(f"/pbx/customers/{aid}/problem-reports").json()
+    assert (closed["report_id"], closed["state"], closed["resolution"]) == (
+        "PR-1",
+        "closed",
+        "service deleted",
+    )
+    assert closed["closed_at"] is not None
+    assert (closed["description"], closed["reported_by"]) == ("", None)

@@ -203,6 +203,9 @@ def test_one_customer_from_creation_to_deletion(portal: Stack, tmp_path: Path):
     assert tenant["service"]["state"] == "deleted"
     assert tenant["service"]["billing_active"] is False
     assert set(tenant["data"].values()) == {0}, tenant["data"]
+    # The pending problem report was closed by the deletion, not left open or lost.
+    [report] = get(stack, f"/pbx/customers/{ACCOUNT}/problem-reports")
+    assert (report["state"], report["resolution"]) == ("closed", "service deleted"), report
     # Every line's workflow ended; nothing of the tenant runs on Temporal any more.
     assert all(
         status_of(stack, f"mobile-line/{d}") == WorkflowExecutionStatus.COMPLETED for d in devices

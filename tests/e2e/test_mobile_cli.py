@@ -114,9 +114,12 @@ def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_pa
         (device_id, "42", "Mobile_Network")
     ]
 
-    replaced = stack.cli("mobile", "lost-stolen", "--device", device_id, "--json")
+    replaced = stack.cli(
+        "mobile", "lost-stolen", "--device", device_id, "--json", "--by", "marco@provider.example"
+    )
     assert replaced.code == 0, replaced.stderr
     assert json.loads(replaced.stdout)["outcome"]["status"] == "pending_activation"
+    assert json.loads(replaced.stdout)["outcome"]["issued_by"] == "marco@provider.example"
     wait_until(lambda: len(mails(stack, f"anna@{tenant}.example")) == 2, 10, "the second email")
     newest = mails(stack, f"anna@{tenant}.example")[0]
     new_lpa = qr_from_inbox_page(stack, newest["ID"])
@@ -129,6 +132,12 @@ def test_provision_email_qr_activate_lost_stolen_and_delete(stack: Stack, tmp_pa
     wait_until(lambda: len(mails(stack, f"anna@{tenant}.example")) == 3, 10, "the deletion email")
     final = status(stack, device_id)
     assert final["execution"] == "completed" and final["status"]["device_status"] == "deleted"
+    # Who did what: provisioned by the operator of the settings, changed with --by and without.
+    shown = stack.cli("status", workflow_id)
+    assert shown.code == 0, shown.stderr
+    assert "started by    ops@provider.example" in shown.stdout
+    assert "marco@provider.example reported the phone lost or stolen" in shown.stdout
+    assert "ops@provider.example deleted the line" in shown.stdout
 
     # No activation code anywhere anyone else could read: every run's history with its payloads
     # decoded, describe(), search attributes, memo, the status query, every process's log.

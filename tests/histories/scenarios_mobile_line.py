@@ -56,17 +56,27 @@ async def _activate(handle: WorkflowHandle, platform: FakeMobilePlatform) -> Non
 
 
 async def _delete(handle: WorkflowHandle) -> None:
-    await handle.execute_update("delete", DeleteRequest(), result_type=MobileLineResult)
+    await handle.execute_update(
+        "delete", DeleteRequest(requested_by="ops@provider.example"), result_type=MobileLineResult
+    )
 
 
-def _scenario(name: str, drive: Drive, *, first_run: bool = False, **overrides) -> Scenario:
-    """``first_run``: record the first run (it ends by continuing as new), not the last one."""
+def _scenario(
+    name: str,
+    drive: Drive,
+    *,
+    first_run: bool = False,
+    memo: dict[str, str] | None = None,
+    **overrides,
+) -> Scenario:
+    """``first_run``: record the first run (it ends by continuing as new), not the last one.
+    ``memo``: what ``pbxops mobile provision`` sets (who started the line)."""
     platform = FakeMobilePlatform(licences_total=overrides.pop("licences_total", 2))
 
     async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
         inp = MobileLineInput(device_id=DEVICE, tenant_id="acme", user_id="u1", **overrides)
         handle = await client.start_workflow(
-            MobileLine.run, inp, id=workflow_id, task_queue=task_queue
+            MobileLine.run, inp, id=workflow_id, task_queue=task_queue, memo=memo
         )
         if first_run:
             return client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
@@ -94,8 +104,12 @@ async def expired(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobil
     await _provisioned(handle)
     await env.sleep(timedelta(days=90, hours=1))
     await _until(handle, lambda s: s.step == "code-expired")
-    await handle.execute_update("new_code", CodeRequest(), result_type=CodeOutcome)
-    await handle.execute_update("new_code", CodeRequest(), result_type=CodeOutcome)
+    await handle.execute_update(
+        "new_code", CodeRequest(requested_by="ops@provider.example"), result_type=CodeOutcome
+    )
+    await handle.execute_update(
+        "new_code", CodeRequest(requested_by="ops@provider.example"), result_type=CodeOutcome
+    )
     await _activate(handle, p)
     await _delete(handle)
 
@@ -103,7 +117,9 @@ async def expired(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobil
 async def lost_stolen(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform):
     await _provisioned(handle)
     await _activate(handle, p)
-    await handle.execute_update("lost_stolen", CodeRequest(), result_type=CodeOutcome)
+    await handle.execute_update(
+        "lost_stolen", CodeRequest(requested_by="ops@provider.example"), result_type=CodeOutcome
+    )
     await env.sleep(timedelta(days=2))
     await _activate(handle, p)
     await _delete(handle)
@@ -143,6 +159,18 @@ async def events_confirmed(
     await _delete(handle)
 
 
+async def audited(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform):
+    """Who provisioned, reported the phone lost and deleted the line: in the UI details, the code
+    outcome and the result (workflow patch audit-in-results)."""
+    await _provisioned(handle)
+    await _activate(handle, p)
+    lost = CodeRequest(requested_by="lost@provider.example")
+    await handle.execute_update("lost_stolen", lost, result_type=CodeOutcome)
+    await handle.execute_update(
+        "delete", DeleteRequest(requested_by="gone@provider.example"), result_type=MobileLineResult
+    )
+
+
 async def nothing(env: WorkflowEnvironment, handle: WorkflowHandle, p: FakeMobilePlatform):
     return None
 
@@ -155,4 +183,5 @@ SCENARIOS = [
     _scenario("mobile_line_pool_exhausted", nothing, licences_total=0),
     _scenario("mobile_line_ended_by_service_deletion", ended_with_the_service),
     _scenario("mobile_line_events_confirmed", events_confirmed),
+    _scenario("mobile_line_audited", audited, memo={"started_by": "starter@provider.example"}),
 ]

@@ -18,6 +18,7 @@ def _scenario(
     name: str,
     numbers: list[FakeNumber],
     requested_by: str = "giulia@acme.example",
+    memo: dict[str, str] | None = None,
     **overrides: timedelta,
 ) -> Scenario:
     def activities() -> list:
@@ -31,7 +32,7 @@ def _scenario(
             **overrides,
         )
         return await client.start_workflow(
-            NumberPackageRemoval.run, inp, id=workflow_id, task_queue=task_queue
+            NumberPackageRemoval.run, inp, id=workflow_id, task_queue=task_queue, memo=memo
         )
 
     async def drive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
@@ -70,4 +71,10 @@ SCENARIOS = [
     ),
     _scenario("number_removal_late_verification", [FakeNumber(N1, visible_after_polls=16)]),
     _scenario("number_removal_not_allowed", [FakeNumber(N1)], requested_by="ugo@acme.example"),
+    # Who started it and who asked, in its result (workflow patch audit-in-results).
+    _scenario(
+        "number_removal_audited",
+        [FakeNumber(N1, ECOM)],
+        memo={"started_by": "ops@provider.example"},
+    ),
 ]

@@ -54,9 +54,18 @@ async def _nothing(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
     return None
 
 
-def _scenario(name: str, fake: FakeCustomers, workflow: Any, inp: Any, drive=_nothing) -> Scenario:
+def _scenario(
+    name: str,
+    fake: FakeCustomers,
+    workflow: Any,
+    inp: Any,
+    drive=_nothing,
+    memo: dict[str, str] | None = None,
+) -> Scenario:
     async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
-        return await client.start_workflow(workflow.run, inp, id=workflow_id, task_queue=task_queue)
+        return await client.start_workflow(
+            workflow.run, inp, id=workflow_id, task_queue=task_queue, memo=memo
+        )
 
     return Scenario(name, fake.activities, start, drive)
 
@@ -156,6 +165,19 @@ SCENARIOS = [
             application="Mitel One",
             description="No audio on outbound calls.",
         ),
+    ),
+    # Who filed it, in its result (workflow patch audit-in-results).
+    _scenario(
+        "problem_report_audited",
+        _trial_account(),
+        ProblemReport,
+        ProblemReportInput(
+            account_id="trial-co",
+            report_id="PR-2",
+            application="Mitel One",
+            description="No audio on outbound calls.",
+        ),
+        memo={"started_by": "ops@provider.example"},
     ),
     _scenario(
         "problem_report_email_templates",

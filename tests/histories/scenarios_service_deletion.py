@@ -73,7 +73,9 @@ async def locked(env, handle, platform) -> None:
 
 
 async def withdrawn(env, handle, platform) -> None:
-    await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+    await handle.execute_update(
+        ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+    )
 
 
 def _withdrawn_while_emailing() -> Scenario:
@@ -91,7 +93,9 @@ def _withdrawn_while_emailing() -> Scenario:
     async def run(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
         while broken.email_attempts < 3:
             await env.sleep(timedelta(seconds=5))
-        await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+        await handle.execute_update(
+            ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+        )
 
     return Scenario("deletion_withdrawn_while_emailing", broken.activities, start, run)
 

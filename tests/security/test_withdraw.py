@@ -82,7 +82,9 @@ async def test_withdraw_ends_the_workflow_while_the_code_email_keeps_failing(
     while broken.email_attempts < 3:  # failing and retried
         await env.sleep(timedelta(seconds=5))
 
-    answer = await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+    answer = await handle.execute_update(
+        ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+    )
     assert answer.phase == Phase.WITHDRAWN
     # Ends now, by itself: before, it went on retrying the email for ever.
     result = await asyncio.wait_for(handle.result(), 30)

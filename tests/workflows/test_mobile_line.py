@@ -249,7 +249,9 @@ async def test_lost_stolen_from_online_deactivates_the_old_phone_and_issues_a_ne
     await phone(handle, platform.activate(platform.lpa(code_of(platform, handle))))
     await until(handle, lambda s: s.device_status == DeviceStatus.ONLINE, "online")
 
-    outcome = await handle.execute_update("lost_stolen", CodeRequest(), result_type=CodeOutcome)
+    outcome = await handle.execute_update(
+        "lost_stolen", CodeRequest(requested_by="ops"), result_type=CodeOutcome
+    )
 
     assert outcome.status == DeviceStatus.PENDING_ACTIVATION
     with pytest.raises(Refused, match="no phone holds the line"):
@@ -278,6 +280,72 @@ async def test_delete_returns_the_licence_and_ends_the_workflow(time_skipping_en
     final = await status(handle)
     assert final.step == "deleted" and final.outcome == "completed"
     assert final.code.state == CodeState.REVOKED
+
+
+@pytest.mark.parametrize("update", ["new_code", "lost_stolen", "delete"])
+@pytest.mark.parametrize("by", [None, "  "])
+async def test_a_change_without_an_identity_is_refused_before_history(
+    time_skipping_env, platform, update, by
+):
+    handle = await start(time_skipping_env, platform)
+    await provisioned(handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await handle.execute_update(update, {"requested_by": by})
+
+    assert isinstance(err.value.cause, ApplicationError)
+    assert err.value.cause.message == (
+        "a change to a mobile line needs the identity of who makes it (--by or PBXOPS_OPERATOR)"
+    )
+    assert "UPDATE_ACCEPTED" not in await history_json(handle)
+    current = await status(handle)
+    assert current.device_status == DeviceStatus.PENDING_ACTIVATION and current.codes_issued == 1
+
+
+async def test_who_provisioned_and_changed_the_line_is_in_its_status_ui_and_result(
+    time_skipping_env, platform
+):
+    device_id = f"md-{uuid.uuid4().hex[:10]}"
+    handle = await time_skipping_env.client.start_workflow(
+        MobileLine.run,
+        MobileLineInput(device_id=device_id, tenant_id="acme", user_id="u1"),
+        id=f"mobile-line/{device_id}",
+        task_queue=platform.task_queue,  # type: ignore[attr-defined]
+        memo={"started_by": "starter@provider.example"},  # as every pbxops start sets it
+    )
+    handle.device_id = device_id  # type: ignore[attr-defined]
+    platform.started.append(handle)  # type: ignore[attr-defined]
+    await provisioned(handle)
+
+    reissued = await handle.execute_update(
+        "lost_stolen", CodeRequest(requested_by="lost@provider.example"), result_type=CodeOutcome
+    )
+    assert reissued.issued_by == "lost@provider.example"
+    current = await status(handle)
+    assert current.started_by == "starter@provider.example"
+    assert [(e.by, e.action) for e in current.audit] == [
+        ("lost@provider.example", "reported the phone lost or stolen")
+    ]
+    # The UI's current details, as the Temporal UI reads them.
+    metadata = await handle.query("__temporal_workflow_metadata")
+    assert "Provisioned by **starter@provider.example**" in metadata.current_details
+    assert "**lost@provider.example** reported the phone lost or stolen" in (
+        metadata.current_details
+    )
+
+    result = await handle.execute_update(
+        "delete", DeleteRequest(requested_by="gone@provider.example"), result_type=MobileLineResult
+    )
+
+    assert (result.provisioned_by, result.deleted_by) == (
+        "starter@provider.example",
+        "gone@provider.example",
+    )
+    assert [(e.by, e.action) for e in result.audit] == [
+        ("lost@provider.example", "reported the phone lost or stolen"),
+        ("gone@provider.example", "deleted the line"),
+    ]
+    assert await handle.result() == result
 
 
 async def test_suppressed_emails_send_nothing_and_leave_the_code_to_the_operator(
@@ -398,5 +466,7 @@ async def test_two_years_of_events_keep_each_run_small(time_skipping_env, platfo
         )
     assert runs == final.runs
     # Still alive and correct after all that: delete it.
-    result = await handle.execute_update("delete", DeleteRequest(), result_type=MobileLineResult)
+    result = await handle.execute_update(
+        "delete", DeleteRequest(requested_by="ops"), result_type=MobileLineResult
+    )
     assert result.licences_available == platform.licences_total

@@ -39,7 +39,11 @@ async def world(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[FakeNum
 
 
 async def start(
-    env: WorkflowEnvironment, world: FakeNumberWorld, numbers: list[str], **overrides
+    env: WorkflowEnvironment,
+    world: FakeNumberWorld,
+    numbers: list[str],
+    memo: dict[str, str] | None = None,
+    **overrides,
 ) -> WorkflowHandle:
     inp = NumberRemovalInput(
         tenant_id=overrides.pop("tenant_id", "acme"),
@@ -52,6 +56,7 @@ async def start(
         inp,
         id=Procedure.NUMBER_REMOVAL.workflow_id(f"{removal_key(numbers)}-{uuid.uuid4().hex[:6]}"),
         task_queue=world.task_queue,  # type: ignore[attr-defined]
+        memo=memo,
     )
 
 
@@ -89,6 +94,19 @@ async def test_ecommerce_number_is_removed_and_customer_gets_link_and_licence_co
     assert "https://2co.example/acct/2CO-100231/update" in mail.text
     assert "decrease the number of licences by 1" in mail.text
     assert f"{N1} (Reception): removed on" in mail.text
+
+
+async def test_who_started_the_removal_is_in_its_status_and_result(time_skipping_env, world):
+    world.add(FakeNumber(N1, DIRECT, billing_account=None))
+
+    # The operator who ran `pbxops number remove` (the start's memo), not the customer's Admin
+    # who asked for it (requested_by, who gets the email).
+    memo = {"started_by": "ops@provider.example"}
+    handle = await start(time_skipping_env, world, [N1], memo=memo)
+    result = await handle.result()
+
+    assert (result.started_by, result.requested_by) == ("ops@provider.example", ADMIN)
+    assert (await status(handle)).started_by == "ops@provider.example"
 
 
 async def test_direct_number_is_removed_without_any_billing_link(time_skipping_env, world):

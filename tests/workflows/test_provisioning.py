@@ -110,6 +110,22 @@ async def test_happy_path_syncs_2000_users_in_batches_and_keeps_history_small(
     assert "invitations/" not in history.to_json()
 
 
+async def test_who_started_the_provisioning_is_in_its_status_and_result(time_skipping_env, portal):
+    handle = await time_skipping_env.client.start_workflow(
+        CustomerProvisioning.run,
+        provisioning_input(),
+        id=f"customer-provisioning/test-{uuid.uuid4()}",
+        task_queue=portal.task_queue,  # type: ignore[attr-defined]
+        memo={"started_by": "ops@provider.example"},  # as every pbxops start sets it
+    )
+
+    result = await handle.result()
+
+    assert result.started_by == "ops@provider.example"
+    status = await handle.query("status", result_type=ProvisioningStatus)
+    assert status.started_by == "ops@provider.example"
+
+
 async def test_progress_is_visible_between_batches(time_skipping_env, portal):
     gate = asyncio.Event()
     original = {a.__temporal_activity_definition.name: a for a in portal.activities()}

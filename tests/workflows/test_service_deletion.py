@@ -235,13 +235,37 @@ async def test_a_plain_code_is_rejected_before_history(env, platform):
     history = json.loads((await handle.fetch_history()).to_json())
     assert not [e for e in history["events"] if "Update" in e["eventType"]]
     assert (await status(handle)).wrong_codes == 0
-    await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+    await handle.execute_update(
+        ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+    )
+
+
+async def test_a_withdrawal_without_an_identity_is_refused_before_history(env, platform):
+    handle = await start(env, platform)
+    await code_emailed(env, handle)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(ServiceDeletion.withdraw, WithdrawRequest(by="  "))
+
+    assert refused.value.cause.message == (
+        "a withdrawal needs the identity of who withdraws (--by or PBXOPS_OPERATOR)"
+    )
+    history = json.loads((await handle.fetch_history()).to_json())
+    assert not [e for e in history["events"] if "Update" in e["eventType"]]
+    assert (await status(handle)).phase == Phase.AWAITING_CODE
+    answer = await handle.execute_update(
+        ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+    )
+    assert answer.phase == Phase.WITHDRAWN
+    assert (await handle.result()).withdrawn_by == "ops@provider.example"
 
 
 async def test_withdraw_before_confirmation_and_refused_after(env, platform):
     first = await start(env, platform)
     await code_emailed(env, first)
-    answer = await first.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+    answer = await first.execute_update(
+        ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+    )
     assert answer.phase == Phase.WITHDRAWN
     assert (await first.result()).phase == Phase.WITHDRAWN
     assert platform.purged == []
@@ -250,7 +274,9 @@ async def test_withdraw_before_confirmation_and_refused_after(env, platform):
     await code_emailed(env, second)
     await confirm(second, platform.code_for())
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await second.execute_update(ServiceDeletion.withdraw, WithdrawRequest())
+        await second.execute_update(
+            ServiceDeletion.withdraw, WithdrawRequest(by="ops@provider.example")
+        )
     assert refused.value.cause.message == (
         "the deletion was confirmed and cannot be undone (irreversible)"
     )

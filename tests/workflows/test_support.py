@@ -5,6 +5,7 @@ import uuid
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from pbxops.contracts.procedures import ProcedureStatus
 from pbxops.contracts.support import (
     ActingAs,
     ContactAction,
@@ -118,3 +119,37 @@ async def test_a_problem_report_for_an_unknown_account_fails_with_the_reason(
         )
     assert failure.value.cause.message == "customer account 'nobody' not found"  # type: ignore[union-attr]
     assert portal.mails == []
+
+
+async def test_who_started_a_contact_change_and_a_report_is_in_its_status_and_result(
+    time_skipping_env, portal
+):
+    portal.add_account("acme")
+    memo = {"started_by": "ops@provider.example"}  # as every pbxops start sets it
+    handle = await time_skipping_env.client.start_workflow(
+        SupportContactsChange.run,
+        SupportContactsChangeInput(
+            account_id="acme",
+            action=ContactAction.ADD,
+            contact=ContactRef.model_validate("p-anna"),
+            acting_as=ActingAs.PARTNER,
+        ),
+        id=f"support-contacts/test-{uuid.uuid4()}",
+        task_queue=portal.task_queue,
+        memo=memo,
+    )
+    changed = await handle.result()
+    assert changed.changed and changed.started_by == "ops@provider.example"
+    status = await handle.query("status", result_type=ProcedureStatus)
+    assert status.started_by == "ops@provider.example"
+
+    reported = await time_skipping_env.client.execute_workflow(
+        ProblemReport.run,
+        ProblemReportInput(
+            account_id="acme", report_id="PR-9", application="softphone", description="no audio"
+        ),
+        id=f"problem-report/acme/PR-9-{uuid.uuid4()}",
+        task_queue=portal.task_queue,
+        memo=memo,
+    )
+    assert reported.started_by == "ops@provider.example"

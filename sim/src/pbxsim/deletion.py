@@ -120,10 +120,36 @@ def _users(connection: Connection, tenant_id: str) -> int:
     return removed
 
 
+_P = table(ProblemReport)
+_CLOSE_REPORTS = (
+    update(_P)
+    .where(_P.c.account_id == bindparam("tenant"), _P.c.state == "open")
+    .values(
+        state="closed",
+        resolution="service deleted",
+        closed_at=bindparam("now", type_=_P.c.closed_at.type),
+        description="",
+        reported_by=None,
+    )
+)
+
+
+def _close_problem_reports(connection: Connection, tenant_id: str) -> int:
+    """Close every open problem report of the tenant as "service deleted"; how many it closed.
+
+    A support agent who looks a report up after the deletion expects to find it closed, with the
+    reason, not gone as if it had never been filed: the report stays in the reseller's list, but
+    what it held of the tenant (the customer's description, the reporter's address) is erased
+    with the rest of the tenant's data.
+    """
+    closed = connection.execute(_CLOSE_REPORTS, {"tenant": tenant_id, "now": utcnow()})
+    return int(closed.rowcount or 0)
+
+
 # In the order the delivery team runs them. Other areas of the platform that hold a tenant's
 # data add theirs with ``register_purger``. The last three erase what deletions used to leave:
-# eSIM lines and their licences, support contacts, pending problem reports (closed with the
-# account: nothing of them remains).
+# eSIM lines and their licences, support contacts, and pending problem reports (closed as
+# "service deleted", emptied of the tenant's data).
 PURGE_STEPS: dict[str, Purger] = {
     "extensions": _deleting_rows(table(Extension)),
     "users": _users,
@@ -133,7 +159,7 @@ PURGE_STEPS: dict[str, Purger] = {
     "billing": _zeroing("billing_active", False),
     "mobile-lines": _mobile_lines,
     "contacts": _account_rows(table(SupportContactRow)),
-    "problem-reports": _account_rows(table(ProblemReport)),
+    "problem-reports": _close_problem_reports,
 }
 
 

@@ -975,6 +975,9 @@ def put_report(
         reported_by=report.reported_by,
         created_at=report.created_at,
         contacts=contacts_out(session, account),
+        state=report.state or "open",
+        resolution=report.resolution,
+        closed_at=report.closed_at,
     )
 
 
@@ -994,6 +997,9 @@ def reports(session: Session, account: CustomerAccount) -> list[ProblemReportOut
             reported_by=r.reported_by,
             created_at=r.created_at,
             contacts=[],
+            state=r.state or "open",
+            resolution=r.resolution,
+            closed_at=r.closed_at,
         )
         for r in rows
     ]

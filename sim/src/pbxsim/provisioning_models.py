@@ -147,6 +147,11 @@ class ProblemReport(Base):
     description: Mapped[str] = mapped_column(Text)
     reported_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "open" until support closes it; a service deletion closes the tenant's open reports with
+    # the resolution "service deleted".
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CustomerPbx(Base):

@@ -273,6 +273,11 @@ class ProblemReportOut(BaseModel):
     reported_by: str | None
     created_at: datetime
     contacts: list[ContactOut]
+    state: str = "open"
+    """``open`` or ``closed``."""
+    resolution: str | None = None
+    """Why it was closed: ``service deleted`` when the tenant's service was deleted."""
+    closed_at: datetime | None = None
 
 
 class BillingRow(BaseModel):

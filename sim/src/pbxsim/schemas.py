@@ -66,6 +66,7 @@ class StoredData(BaseModel):
     numbers: int = 0
     support_contacts: int = 0
     problem_reports: int = 0
+    """Problem reports still open (a deletion closes them as "service deleted")."""
 
 
 class TenantOut(BaseModel):

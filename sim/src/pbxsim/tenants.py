@@ -75,7 +75,9 @@ _VIEW = select(
     _count(_M, _M.c.tenant_id == _T.c.id, _M.c.status != "deleted").label("mobile_lines"),
     _count(_N, _N.c.tenant_id == _T.c.id, _N.c.deleted_at.is_(None)).label("numbers"),
     _count(_C, _C.c.account_id == _T.c.id).label("support_contacts"),
-    _count(_P, _P.c.account_id == _T.c.id).label("problem_reports"),
+    # Only the open ones: a closed report is the reseller's record and holds none of the
+    # tenant's data (a deletion empties it), so a deleted tenant holds none.
+    _count(_P, _P.c.account_id == _T.c.id, _P.c.state == "open").label("problem_reports"),
     select(_D.c.completed_at).where(_D.c.tenant_id == _T.c.id).scalar_subquery().label("deleted"),
 )
 _ONE = _VIEW.where(_T.c.id == bindparam("tenant_id"))

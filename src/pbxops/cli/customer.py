@@ -21,6 +21,11 @@ from rich.table import Table
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow_and_print, run_short
+
+# --by of the starts: who at the provider runs them (in the support-contact commands, --by is
+# the partner or admin user who acts, and the operator comes from PBXOPS_OPERATOR).
+from pbxops.cli.identity import ByOpt as OperatorOpt
+from pbxops.cli.identity import who
 from pbxops.cli.options import AccountArg, JsonOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi
 from pbxops.cli.procedures import Procedures
@@ -209,6 +214,7 @@ async def create(
     ] = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Provision a customer account: details, primary Admin(s), PBX connection, roles.
 
@@ -248,6 +254,7 @@ async def create(
         inp,
         summary=f"Provisioning of customer {inp.customer.name} for reseller {inp.reseller}",
         details=_details(inp),
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:
@@ -318,6 +325,7 @@ async def update(
         bool | None, typer.Option(help="Refused if the reseller has another demo system.")
     ] = None,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Edit a customer's properties (every one but an immutable product type)."""
     settings = get_settings()
@@ -346,6 +354,7 @@ async def update(
         summary=f"Update of customer account {account}",
         details="Changes: " + ", ".join(sorted(changes.given())),
         as_json=as_json,
+        operator=by,
     )
     assert isinstance(result, CustomerUpdateResult)
     if not as_json:
@@ -359,7 +368,12 @@ async def update(
 
 @app.command("enable-pbx")
 @run_async
-async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOpt = False) -> None:
+async def enable_pbx(
+    account: AccountArg,
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+    by: OperatorOpt = None,
+) -> None:
     """Enable a PBX connection created disabled: connect, synchronise users, start monitoring."""
     settings = get_settings()
     async with PlatformApi(settings) as portal:
@@ -379,6 +393,7 @@ async def enable_pbx(account: AccountArg, wait: WaitOpt = False, as_json: JsonOp
         PbxEnableInput(account_id=account),
         summary=f"PBX connection of customer account {account}",
         details=f"Enable the connection to `{conn['host']}`, synchronise every user, monitor.",
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:

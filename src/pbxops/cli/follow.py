@@ -5,6 +5,7 @@ from temporalio.client import WorkflowFailureError
 
 from pbxops.cli import render
 from pbxops.cli.errors import OperatorError
+from pbxops.cli.identity import who
 from pbxops.cli.procedures import Procedures, Started, failure_message
 from pbxops.contracts.procedures import Procedure, ProcedureStatus
 from pbxops.runtime.settings import get_settings
@@ -51,12 +52,15 @@ async def run_short(
     summary: str,
     details: str,
     as_json: bool,
+    operator: str | None = None,
 ) -> BaseModel:
     """Start a short procedure and wait for it: one line on failure, as every error."""
     settings = get_settings()
     client = await connect(settings)
     procedures = Procedures(client, settings)
-    started = await procedures.start(procedure, key, tenant_id, payload, summary, details)
+    started = await procedures.start(
+        procedure, key, tenant_id, payload, summary, details, started_by=who(settings, operator)
+    )
     if not as_json:
         render.started(started)
     handle = client.get_workflow_handle(

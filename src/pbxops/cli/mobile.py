@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import segno
 import typer
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import (
     Client,
@@ -40,7 +41,7 @@ from temporalio.service import RPCError
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.history import search_attributes_upserted, statuses
-from pbxops.cli.identity import who
+from pbxops.cli.identity import ByOpt, who
 from pbxops.cli.options import JsonOpt, run_async
 from pbxops.cli.platform import PlatformApi, check_id, check_tenant_id
 from pbxops.cli.procedures import Procedures, failure_message
@@ -274,6 +275,7 @@ async def provision(
     as_json: JsonOpt = False,
     png: PngOpt = None,
     qr: QrOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """Give a user a mobile line: a licence from the organisation's pool and a first activation
     code (valid 90 days, usable once), emailed to the user with its QR code.
@@ -328,6 +330,7 @@ async def provision(
         f"Mobile line {payload.device_id} of {tenant}",
         f"Device **{payload.device_id}** of tenant **{tenant}**, user `{user}`; provisioned from "
         "the pbxops CLI. Lives until the device is deleted.",
+        started_by=who(settings, by),
         step="provisioning",
     )
     workflow_id, url = started.workflow_id, started.url
@@ -372,13 +375,15 @@ def _check_png(png: Path | None) -> None:
         files.check_output(png, "--png")
 
 
-async def _code_update(name: str, device: str, as_json: bool, png: Path | None, qr: bool) -> None:
+async def _code_update(
+    name: str, device: str, as_json: bool, png: Path | None, qr: bool, by: str | None
+) -> None:
     _check_png(png)
     client, settings = await _client(device)
     handle = await _require_running(client, device)
     try:
         outcome = await handle.execute_update(
-            name, CodeRequest(requested_by=who(get_settings())), result_type=CodeOutcome
+            name, CodeRequest(requested_by=who(settings, by)), result_type=CodeOutcome
         )
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err
@@ -391,22 +396,30 @@ async def _code_update(name: str, device: str, as_json: bool, png: Path | None, 
 @app.command("new-code")
 @run_async
 async def new_code(
-    device: DeviceOpt, as_json: JsonOpt = False, png: PngOpt = None, qr: QrOpt = False
+    device: DeviceOpt,
+    as_json: JsonOpt = False,
+    png: PngOpt = None,
+    qr: QrOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """Generate a new activation code: only while the device is **pending activation** (the code
     did not work, expired or never arrived; or the user removed the line to move it to a new
     phone). It invalidates every earlier code and is delivered like the first one."""
-    await _code_update("new_code", device, as_json, png, qr)
+    await _code_update("new_code", device, as_json, png, qr, by)
 
 
 @app.command("lost-stolen")
 @run_async
 async def lost_stolen(
-    device: DeviceOpt, as_json: JsonOpt = False, png: PngOpt = None, qr: QrOpt = False
+    device: DeviceOpt,
+    as_json: JsonOpt = False,
+    png: PngOpt = None,
+    qr: QrOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """The phone was lost or stolen: deactivate the business line on it and issue new
     activation data for the replacement phone (from any status but deleted)."""
-    await _code_update("lost_stolen", device, as_json, png, qr)
+    await _code_update("lost_stolen", device, as_json, png, qr, by)
 
 
 @app.command()
@@ -415,6 +428,7 @@ async def delete(
     device: DeviceOpt,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """Delete the device: its licence returns to the pool, calls from the phone's dialler stop,
     and the user is emailed to remove the deactivated line from the phone by hand."""
@@ -426,7 +440,7 @@ async def delete(
         typer.confirm(f"Delete mobile device '{device}'? Its line stops working", abort=True)
     try:
         result = await handle.execute_update(
-            "delete", DeleteRequest(requested_by=who(get_settings())), result_type=MobileLineResult
+            "delete", DeleteRequest(requested_by=who(settings, by)), result_type=MobileLineResult
         )
     except WorkflowUpdateFailedError as err:
         raise _update_error(err) from err
@@ -501,6 +515,10 @@ async def status(device: DeviceOpt, as_json: JsonOpt = False) -> None:
         last = current.last_event
         table.add_row("last event", f"{last.kind} at {render.when(last.at)}")
     table.add_row("codes issued", str(current.codes_issued))
+    if current.started_by:
+        table.add_row("provisioned by", escape(current.started_by))
+    for entry in current.audit:  # who changed the line, in order
+        table.add_row("changed by", render.changed_by(entry))
     table.add_row("workflow", f"{execution} (run {current.runs})")
     if current.error:
         table.add_row("error", f"[red]{current.error}[/]")

@@ -26,6 +26,7 @@ from temporalio.service import RPCError
 from pbxops.cli import files, render
 from pbxops.cli.errors import OperatorError
 from pbxops.cli.follow import follow
+from pbxops.cli.identity import ByOpt
 from pbxops.cli.options import JsonOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi
 from pbxops.cli.procedures import STATUS_QUERY, Procedures, Started
@@ -309,6 +310,7 @@ async def remove(
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
     dry_run: DryRunOpt = False,
+    by: ByOpt = None,
 ) -> None:
     """Remove the package of one customer's phone numbers.
 
@@ -363,7 +365,9 @@ async def remove(
         payload,
         summary=_summary(numbers),
         details=_details(found),
-        started_by=email,
+        # The provider's operator who runs it (--by, PBXOPS_OPERATOR); the customer's requester
+        # is in its input and result. Without either, the requester, as before.
+        started_by=(by or settings.operator or "").strip() or email,
     )
     await _report(procedures, started, wait, as_json)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from pbxops.cli.procedures import Listed, Started
 from pbxops.contracts.deletion import DeletionStatus, Phase
-from pbxops.contracts.procedures import ProcedureStatus
+from pbxops.contracts.procedures import AuditEntry, ProcedureStatus
 from pbxops.contracts.wording import plural
 
 out = Console(highlight=False, soft_wrap=True)
@@ -97,7 +97,7 @@ def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None
     if status.started_by:
         table.add_row("started by", escape(status.started_by))
     for entry in status.audit:  # who confirmed, withdrew or changed it, in order
-        table.add_row(when(entry.at), escape(f"{entry.by} {entry.action}"))
+        table.add_row("changed by", changed_by(entry))
     table.add_row("finished", when(status.finished_at))
     table.add_row("SLA deadline", when(status.sla_deadline))
     table.add_row("escalated", f"yes, ticket {status.ticket_id}" if status.escalated else "no")
@@ -110,6 +110,11 @@ def status_panel(status: ProcedureStatus, url: str, closed_as: str | None = None
         table.add_row("error", f"[red]{status.error}[/]")
     out.print(table)
     link(url)
+
+
+def changed_by(entry: AuditEntry) -> str:
+    """``lead@provider.example confirmed the deletion (2026-12-03 10:15:00 UTC)``, as text."""
+    return escape(f"{entry.by} {entry.action} ({when(entry.at)})")
 
 
 def wrong_codes(status: DeletionStatus) -> str:

@@ -9,6 +9,8 @@ import typer
 
 from pbxops.cli import render
 from pbxops.cli.follow import follow_and_print
+from pbxops.cli.identity import ByOpt as OperatorOpt
+from pbxops.cli.identity import who
 from pbxops.cli.options import AccountOpt, JsonOpt, WaitOpt, run_async
 from pbxops.cli.platform import PlatformApi, check_tenant_id
 from pbxops.cli.procedures import Procedures
@@ -35,6 +37,7 @@ async def report_problem(
     ] = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
+    by: OperatorOpt = None,
 ) -> None:
     """Report a customer's problem with an application: every support contact of the account is
     emailed once, with the report and its id. The contacts own it from there."""
@@ -61,6 +64,7 @@ async def report_problem(
             f"{application}: emailed to the "
             f"{plural(len(found['support_contacts']), 'support contact')} of {found['name']}."
         ),
+        started_by=who(settings, by),
     )
     render.report_start(started, as_json, wait)
     if wait:

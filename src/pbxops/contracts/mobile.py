@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from pbxops.contracts.procedures import ProcedureStatus
+from pbxops.contracts.procedures import AuditEntry, ProcedureStatus
 from pbxops.contracts.text import SingleLine
 
 # Fixed by the provider's document: "the one-time activation code expires after 90 days".
@@ -207,6 +207,10 @@ class MobileLineState(BaseModel):
     events_seen: int = 0
     recent_events: list[LastEvent] = Field(default_factory=list)
     runs: int = 1
+    # Who provisioned the line (the start's memo) and who changed it since, in order: carried
+    # so that a fresh run still shows them. Absent from states carried before they were.
+    started_by: str | None = None
+    audit: list[AuditEntry] = Field(default_factory=list)
 
 
 class MobileLineInput(BaseModel):
@@ -226,12 +230,17 @@ class MobileLineInput(BaseModel):
 
 
 class CodeRequest(BaseModel):
-    """Input of the ``new_code`` and ``lost_stolen`` updates."""
+    """Input of the ``new_code`` and ``lost_stolen`` updates.
+
+    ``requested_by``: who asks (--by or PBXOPS_OPERATOR); the validator refuses an Update without
+    it. None only in Updates accepted before it was required."""
 
     requested_by: SingleLine | None = Field(default=None, max_length=200)
 
 
 class DeleteRequest(BaseModel):
+    """Input of the ``delete`` update; ``requested_by`` as in ``CodeRequest``."""
+
     requested_by: SingleLine | None = Field(default=None, max_length=200)
 
 
@@ -245,6 +254,8 @@ class CodeOutcome(BaseModel):
     delivery_note: str = ""
     issued_at: datetime
     expires_at: datetime
+    # Who asked for this code (None from a worker older than the field).
+    issued_by: str | None = None
 
 
 class MobileLineResult(BaseModel):
@@ -253,6 +264,11 @@ class MobileLineResult(BaseModel):
     licences_available: int
     user_notified: bool
     codes_issued: int
+    # Who provisioned the line, who deleted it (or whose service deletion ended it), and every
+    # change in between: None/empty in results from before they were recorded.
+    provisioned_by: str | None = None
+    deleted_by: str | None = None
+    audit: list[AuditEntry] = Field(default_factory=list)
 
 
 class MobileLineStatus(ProcedureStatus):

@@ -247,3 +247,7 @@ class NumberRemovalResult(BaseModel):
     email_message_id: str | None = None
     manual_ticket_id: str | None = None
     verification_ticket_id: str | None = None
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR) and the customer's Admin or
+    # Super User who asked; None from older workers.
+    started_by: str | None = None
+    requested_by: str | None = None

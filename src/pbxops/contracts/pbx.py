@@ -76,6 +76,7 @@ class ServiceSnapshot(BaseModel):
     numbers_total: int = 0
     support_contacts_total: int = 0
     problem_reports_total: int = 0
+    """Problem reports still open: a deleted tenant's are closed ("service deleted")."""
 
 
 class TransitionRequest(BaseModel):

@@ -503,6 +503,8 @@ class ProvisioningResult(BaseModel):
     roles_pending: list[str] = []
     trial_ends_at: datetime | None = None
     trial_workflow_id: str | None = None
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None
 
 
 class PbxEnableInput(BaseModel):
@@ -515,6 +517,8 @@ class PbxEnableResult(BaseModel):
     users_synced: int
     sub_accounts_monitored: int
     roles_pending: list[str] = []
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None
 
 
 # Sent to a running CustomerTrial when the trial was changed: it re-reads the end date.
@@ -556,6 +560,8 @@ class CustomerUpdateInput(BaseModel):
 class CustomerUpdateResult(BaseModel):
     account: AccountSnapshot
     trial_workflow_id: str | None = None
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None
 
 
 class ProvisioningStatus(ProcedureStatus):

@@ -131,6 +131,8 @@ class SupportContactsChangeResult(BaseModel):
     action: ContactAction
     changed: bool
     contacts: list[SupportContact]
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None
 
 
 class ProblemReportInput(BaseModel):
@@ -155,6 +157,8 @@ class ProblemReportResult(BaseModel):
     report_id: str
     account_id: str
     emailed: list[str]
+    # Who started it (the start's memo: --by or PBXOPS_OPERATOR); None from older workers.
+    started_by: str | None = None
 
 
 class SupportActivityNames:

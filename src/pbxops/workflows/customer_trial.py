@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import Tracked, started_by
 from pbxops.workflows.provisioning_steps import Names, Step
 from pbxops.workflows.sla import cause_type
 
@@ -54,6 +54,7 @@ class CustomerTrial(Tracked):
             tenant_id=inp.account_id,
             step="reading-account",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.signal(name=TRIAL_CHANGED_SIGNAL, description="The trial was changed: re-read it.")

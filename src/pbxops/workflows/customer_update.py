@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.provisioning_steps import Names, Step, trial_timer
 from pbxops.workflows.sla import cause_message
 
@@ -32,6 +32,7 @@ class CustomerUpdate(Tracked):
             tenant_id=inp.account_id,
             step="updating",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and outcome of the update.")
@@ -61,4 +62,8 @@ class CustomerUpdate(Tracked):
             timer = await trial_timer(inp.account_id, start=start)
             trial_id = timer.workflow_id if timer.running else None
         self._done(Step.DONE, f"account `{inp.account_id}` updated")
-        return CustomerUpdateResult(account=account, trial_workflow_id=trial_id)
+        return CustomerUpdateResult(
+            account=account,
+            trial_workflow_id=trial_id,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
+        )

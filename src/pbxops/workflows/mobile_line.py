@@ -14,6 +14,7 @@ code's id and HMAC. A long life is cut into runs by continue-as-new, carrying a 
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import days_or_seconds
 
 from pbxops.workflows import calls
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, started_by
 from pbxops.workflows.sla import cause_message, fail
 
 # Issuing a code also sends its email: each call gets calls.MUST_SUCCEED, an hour of outages of
@@ -80,6 +82,14 @@ def _days(delta: timedelta) -> str:
     return days_or_seconds(delta)
 
 
+def _require_identity(req: "CodeRequest | DeleteRequest") -> None:
+    """A change to a line records who made it: an Update without an identity is refused."""
+    if not (req.requested_by or "").strip():
+        raise ValueError(
+            "a change to a mobile line needs the identity of who makes it (--by or PBXOPS_OPERATOR)"
+        )
+
+
 @workflow.defn(name=Procedure.MOBILE_LINE.value)
 class MobileLine:
     """The activation state of one mobile-line device, from provisioning to deletion."""
@@ -101,7 +111,11 @@ class MobileLine:
         self._indexed_step = Step.PROVISIONING
         # Set by the tenant's deletion (a Signal): the line ends with the service.
         self._service_deleted: ServiceDeleted | None = None
-        self._audit: list[AuditEntry] = []
+        # Carried by continue-as-new with the rest of the state: the next run still shows them.
+        self._audit: list[AuditEntry] = self._state.audit
+        if self._state.started_by is None:
+            self._state.started_by = started_by()
+        self._deleted_by: str | None = None
         # The newest phone event not yet confirmed with the platform, and its confirmer.
         self._hint: DeviceEvent | None = None
         self._confirming = False
@@ -199,7 +213,9 @@ class MobileLine:
 
     # --- codes ----------------------------------------------------------------------------------
 
-    def _adopt_code(self, issued: CodeIssued, reason: CodeReason) -> CodeOutcome:
+    def _adopt_code(
+        self, issued: CodeIssued, reason: CodeReason, by: str | None = None
+    ) -> CodeOutcome:
         now = workflow.now()
         # The workflow's own clock sets the expiry, so "90 days" is exactly 90 days of its timer;
         # the platform holds the same validity and refuses the code on its own too.
@@ -225,6 +241,9 @@ class MobileLine:
             delivery_note=code.delivery_note,
             issued_at=code.issued_at,
             expires_at=code.expires_at,
+            issued_by=(by or self._state.started_by)
+            if workflow.patched(AUDIT_IN_RESULTS)
+            else None,
         )
 
     def _arm_expiry(self) -> None:
@@ -289,7 +308,7 @@ class MobileLine:
                 self._adopt(device)
             self._refresh()
 
-    async def _issue(self, reason: CodeReason) -> CodeOutcome:
+    async def _issue(self, reason: CodeReason, by: str | None = None) -> CodeOutcome:
         label = "lost/stolen: new activation data" if reason is CodeReason.LOST_STOLEN else ""
         self._enter(Step.ISSUING, label or "Issuing a new activation code.")
         self._busy = True
@@ -315,7 +334,7 @@ class MobileLine:
             raise ApplicationError(cause_message(err), type="PlatformRejected") from err
         finally:
             self._busy = False
-        return self._adopt_code(issued, reason)
+        return self._adopt_code(issued, reason, by)
 
     # --- phone events (Signals) -----------------------------------------------------------------
 
@@ -453,11 +472,12 @@ class MobileLine:
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
             self._record(req, "issued a new activation code")
-            return await self._issue(CodeReason.NEW_CODE)
+            return await self._issue(CodeReason.NEW_CODE, req.requested_by)
 
     @new_code.validator
     def _validate_new_code(self, req: CodeRequest) -> None:
         self._require_pending()
+        _require_identity(req)
 
     @workflow.update(
         description="Lost or stolen phone: deactivate the line on it and issue new activation "
@@ -470,11 +490,12 @@ class MobileLine:
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
             self._record(req, "reported the phone lost or stolen")
-            return await self._issue(CodeReason.LOST_STOLEN)
+            return await self._issue(CodeReason.LOST_STOLEN, req.requested_by)
 
     @lost_stolen.validator
     def _validate_lost_stolen(self, req: CodeRequest) -> None:
         self._require_live()
+        _require_identity(req)
 
     @workflow.update(
         description="Delete the device: its licence returns to the pool, the user is told to "
@@ -487,6 +508,7 @@ class MobileLine:
             except ValueError as err:
                 raise ApplicationError(str(err), type="WrongStatus") from None
             self._record(req, "deleted the line")
+            self._deleted_by = req.requested_by
             return await self._delete_device()
 
     async def _delete_device(self) -> MobileLineResult:
@@ -521,6 +543,7 @@ class MobileLine:
             licences_available=deleted.licences_available,
             user_notified=deleted.user_notified,
             codes_issued=self._state.codes_issued,
+            **self._who_did_what(),
         )
         note = "the user was emailed" if deleted.user_notified else deleted.note
         self._refresh(
@@ -531,6 +554,17 @@ class MobileLine:
     @delete.validator
     def _validate_delete(self, req: DeleteRequest) -> None:
         self._require_live()
+        _require_identity(req)
+
+    def _who_did_what(self) -> dict[str, Any]:
+        """The result's audit: who provisioned the line, who deleted it, every change between."""
+        if not workflow.patched(AUDIT_IN_RESULTS):
+            return {}
+        return {
+            "provisioned_by": self._state.started_by,
+            "deleted_by": self._deleted_by,
+            "audit": list(self._audit),
+        }
 
     def _record(self, req: CodeRequest | DeleteRequest, action: str) -> None:
         """Who changed the line, for its status (audit of who did what)."""
@@ -550,10 +584,11 @@ class MobileLine:
         async with self._lock:
             if self._result is not None or self._deleting:
                 return
+            self._deleted_by = notice.by or "the service deletion"
             self._audit.append(
                 AuditEntry(
                     action="deleted the tenant's service, ending this line",
-                    by=notice.by or "the service deletion",
+                    by=self._deleted_by,
                     at=workflow.now(),
                 )
             )
@@ -569,6 +604,7 @@ class MobileLine:
                     licences_available=0,
                     user_notified=False,
                     codes_issued=self._state.codes_issued,
+                    **self._who_did_what(),
                 )
                 self._refresh(extra=f"Ended with the service: {err.message}")
 
@@ -605,6 +641,7 @@ class MobileLine:
             last_event=state.recent_events[-1] if state.recent_events else None,
             recent_events=state.recent_events,
             runs=state.runs,
+            started_by=state.started_by,
             audit=list(self._audit),
         )
 
@@ -664,7 +701,17 @@ class MobileLine:
             lines.append(f"Last phone event: {last.kind} at {last.at:%Y-%m-%d %H:%M} UTC.")
         if extra:
             lines.append(extra)
+        if workflow.patched(AUDIT_IN_RESULTS):
+            lines.append(self._who_line())
         self._enter(step, "\n\n".join(lines))
+
+    def _who_line(self) -> str:
+        """``Provisioned by **x**; last change: y reported the phone lost or stolen (time).``"""
+        line = f"Provisioned by **{self._state.started_by or 'unknown'}**"
+        if self._audit:
+            last = self._audit[-1]
+            line += f"; last change: **{last.by}** {last.action} ({last.at:%Y-%m-%d %H:%M} UTC)"
+        return line + "."
 
     def _enter(self, step: str, detail: str) -> None:
         self._step = step

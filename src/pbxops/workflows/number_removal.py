@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import minutes_or_hours, plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.sla import (
     Escalation,
     HardCapReached,
@@ -136,6 +136,7 @@ class NumberPackageRemoval(Tracked):
             tenant_id=inp.tenant_id,
             step=Step.AUTHORISING,
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step, each number's outcome, deadline and tickets.")
@@ -620,7 +621,14 @@ class NumberPackageRemoval(Tracked):
             email_message_id=email_id,
             manual_ticket_id=self._manual_ticket,
             verification_ticket_id=self._escalation.ticket_id,
+            **self._who(),
         )
+
+    def _who(self) -> dict[str, str | None]:
+        """Who started the removal and who asked for it, in results since AUDIT_IN_RESULTS."""
+        if not workflow.patched(AUDIT_IN_RESULTS):
+            return {}
+        return {"started_by": self._status.started_by, "requested_by": self._input.requested_by}
 
     def _reasons(self) -> str:
         return "; ".join(f"{s.number}: {s.detail}" for s in self._numbers.values())

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.provisioning_steps import UNDO, Names, PbxSync, Step, count_of, users_word
 from pbxops.workflows.sla import cause_message
 
@@ -41,6 +41,7 @@ class PbxConnectionEnable(Tracked):
             tenant_id=inp.account_id,
             step="reading-account",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and users synchronised so far.")
@@ -131,4 +132,5 @@ class PbxConnectionEnable(Tracked):
             users_synced=sync.synced,
             sub_accounts_monitored=sync.monitoring.sub_accounts_monitored if sync.monitoring else 0,
             roles_pending=after.roles_pending,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )

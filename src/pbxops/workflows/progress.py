@@ -40,6 +40,21 @@ def failed(status: ProcedureStatus, message: str, kind: str) -> ApplicationError
     return fail(message, kind)
 
 
+# Procedures started after this change record who started and who changed them in their
+# results (and a mobile line in its UI details and code outcomes); earlier runs keep theirs.
+AUDIT_IN_RESULTS = "audit-in-results"
+
+
+def started_by() -> str | None:
+    """Who started this procedure: the ``started_by`` memo every ``pbxops`` start sets (None
+    for a procedure started some other way). The memo is fixed at the start: deterministic."""
+    try:
+        value = workflow.memo_value("started_by", None, type_hint=str)
+    except Exception:  # a memo of another shape: not an identity
+        return None
+    return value or None
+
+
 class Tracked:
     """A procedure's status for its query and the UI's current details, kept in step."""
 

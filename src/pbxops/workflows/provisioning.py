@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.provisioning_steps import (
     STEP_LABELS,
     UNDO,
@@ -79,6 +79,7 @@ class CustomerProvisioning(Tracked):
             tenant_id="",
             step=Step.DETAILS,
             started_at=workflow.now(),
+            started_by=started_by(),
         )
         self._undo: list[tuple[str, Callable[[], Awaitable[Undone | EmailSent]]]] = []
         self._account: AccountSnapshot | None = None
@@ -303,6 +304,7 @@ class CustomerProvisioning(Tracked):
             roles_pending=roles.pending,
             trial_ends_at=live.trial_ends_at,
             trial_workflow_id=trial_id,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
     def _withdrawal_locale(self) -> dict[str, str | None]:

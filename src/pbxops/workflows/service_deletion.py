@@ -197,6 +197,10 @@ class ServiceDeletion:
             raise ValueError("the deletion was confirmed and cannot be undone (irreversible)")
         if phase not in (Phase.REQUESTING, Phase.AWAITING_CODE):
             raise ValueError(f"nothing to withdraw: the request is {phase.value}")
+        if not request.by:
+            raise ValueError(
+                "a withdrawal needs the identity of who withdraws (--by or PBXOPS_OPERATOR)"
+            )
 
     @workflow.signal(name=PLATFORM_EVENT_SIGNAL, description="The platform reports a job's end.")
     def platform_event(self, event: PlatformEvent) -> None:
@@ -491,6 +495,8 @@ class ServiceDeletion:
             "eSIM lines": after.mobile_lines_total > 0,
             "numbers": after.numbers_total > 0,
             "support contacts": after.support_contacts_total > 0,
+            # The platform counts only the reports still open (the purge closes them as
+            # "service deleted" and keeps them, emptied, for the reseller's support).
             "problem reports": after.problem_reports_total > 0,
         }
         problems = [name for name, wrong in left.items() if wrong]

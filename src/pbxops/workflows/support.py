@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import plural
 
 from pbxops.workflows import calls, progress
-from pbxops.workflows.progress import Tracked
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.sla import cause_message
 
 
@@ -46,6 +46,7 @@ class SupportContactsChange(Tracked):
             tenant_id=inp.account_id,
             step="changing",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and outcome of the change.")
@@ -72,6 +73,8 @@ class SupportContactsChange(Tracked):
             f"{plural(len(result.contacts), 'support contact')} now"
             + ("" if result.changed else " (nothing to change)"),
         )
+        if workflow.patched(AUDIT_IN_RESULTS):
+            return result.model_copy(update={"started_by": self._status.started_by})
         return result
 
 
@@ -87,6 +90,7 @@ class ProblemReport(Tracked):
             tenant_id=inp.account_id,
             step="recording",
             started_at=workflow.now(),
+            started_by=started_by(),
         )
 
     @workflow.query(description="Step and how many contacts were emailed.")
@@ -127,7 +131,10 @@ class ProblemReport(Tracked):
             progress.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
         )
         return ProblemReportResult(
-            report_id=inp.report_id, account_id=inp.account_id, emailed=addresses
+            report_id=inp.report_id,
+            account_id=inp.account_id,
+            emailed=addresses,
+            started_by=self._status.started_by if workflow.patched(AUDIT_IN_RESULTS) else None,
         )
 
 
