@@ -227,6 +227,11 @@ class NumberState(BaseModel):
     deleted_at: datetime | None = None
     verified_at: datetime | None = None
 
+    @property
+    def display(self) -> str:
+        """The number as messages show it, with its label when it has one."""
+        return f"{self.number} ({self.label})" if self.label else self.number
+
 
 class NumberRemovalStatus(ProcedureStatus):
     """The status query: the shared fields plus where each number stands."""

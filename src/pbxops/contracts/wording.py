@@ -6,7 +6,7 @@ sandbox shares it with the other contracts. Emails in other languages plural thr
 templates' catalogues instead (activities/emails.py).
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 
 def plural(count: int | float, singular: str, plural_form: str | None = None) -> str:
@@ -32,3 +32,9 @@ def days_or_seconds(delta: timedelta) -> str:
     """A validity counted in days ("90 days", "1.5 days"); under a day, in seconds."""
     days = delta.total_seconds() / 86400
     return plural(days, "day") if days >= 1 else plural(int(delta.total_seconds()), "second")
+
+
+def utc_time(value: datetime | None) -> str:
+    """A moment as the CLI, the UI and tickets show it: ``2026-11-22 17:07:03 UTC`` (``-`` if
+    none)."""
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "-"

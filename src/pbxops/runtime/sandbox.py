@@ -28,6 +28,8 @@ HELPERS = (
     "pbxops.workflows.sla",
     "pbxops.workflows.progress",
     "pbxops.workflows.platform_job",
+    "pbxops.workflows.provisioning_steps",
+    "pbxops.workflows.legacy_emails",
 )
 
 

@@ -2,7 +2,6 @@
 end, and emails the reseller when the trial ends."""
 
 import contextlib
-from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -14,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
         EmailTemplate,
         TemplatedEmail,
     )
-    from pbxops.contracts.mail import EmailMessage
     from pbxops.contracts.procedures import Procedure, ProcedureStatus
     from pbxops.contracts.provisioning import (
         TRIAL_CHANGED_SIGNAL,
@@ -28,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from pbxops.contracts.wording import plural
 
-from pbxops.workflows import calls
+from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.progress import Tracked, started_by
 from pbxops.workflows.provisioning_steps import Names, Step
 from pbxops.workflows.sla import cause_type
@@ -132,7 +130,9 @@ class CustomerTrial(Tracked):
         if workflow.patched(EMAIL_TEMPLATES_PATCH):
             await calls.send_template(trial_template(expired, reseller), step="notify-reseller")
         else:
-            await calls.send_email(trial_email(expired, reseller), step="notify-reseller")
+            await calls.send_email(
+                legacy_emails.trial_expired(expired, reseller), step="notify-reseller"
+            )
         self._done(Step.DONE, f"trial expired; reseller {reseller.id} emailed")
         return CustomerTrialResult(
             account_id=inp.account_id,
@@ -155,28 +155,4 @@ def trial_template(account: AccountSnapshot, reseller: ResellerSnapshot) -> Temp
             "trial_days": account.trial_days,
             "ends_at": account.trial_ends_at.isoformat() if account.trial_ends_at else None,
         },
-    )
-
-
-def trial_email(account: AccountSnapshot, reseller: ResellerSnapshot) -> EmailMessage:
-    """Replay only: the email of trials that ended before ``EMAIL_TEMPLATES_PATCH``."""
-    ends: datetime | None = account.trial_ends_at
-    return EmailMessage(
-        to=[reseller.notification_email],
-        subject=f"Trial expired: {account.name} ({account.id})",
-        text="\n".join(
-            [
-                f"Hello {reseller.name},",
-                "",
-                f"The {account.trial_days}-day trial of your customer {account.name} "
-                f"(account {account.id}, product type {account.product_type}) ended"
-                + (f" on {ends:%Y-%m-%d}." if ends else "."),
-                "The account is now marked trial-expired.",
-                "",
-                "To keep the customer, end the trial (it is then billed normally):",
-                f"  pbxops customer update {account.id} --no-trial",
-                "or extend it:",
-                f"  pbxops customer update {account.id} --trial-days <days>",
-            ]
-        ),
     )

@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         TemplatedEmail,
     )
     from pbxops.contracts.helpdesk import OpenTicket
-    from pbxops.contracts.mail import EmailMessage
     from pbxops.contracts.number_removal import (
         BillingAccountRef,
         BillingLink,
@@ -63,9 +62,9 @@ with workflow.unsafe.imports_passed_through():
         billing_path,
     )
     from pbxops.contracts.procedures import Outcome, Procedure
-    from pbxops.contracts.wording import minutes_or_hours, plural
+    from pbxops.contracts.wording import minutes_or_hours, plural, utc_time
 
-from pbxops.workflows import calls
+from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.sla import (
     Escalation,
@@ -104,14 +103,6 @@ _DELETED = (NumberOutcome.REMOVED, NumberOutcome.NOT_VERIFIED)
 
 def _duration(delta: timedelta) -> str:
     return minutes_or_hours(delta)
-
-
-def _when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "-"
-
-
-def _name(state: NumberState) -> str:
-    return f"{state.number} ({state.label})" if state.label else state.number
 
 
 @workflow.defn(name=Procedure.NUMBER_REMOVAL.value)
@@ -222,7 +213,7 @@ class NumberPackageRemoval(Tracked):
                 self._settle(
                     state,
                     NumberOutcome.ALREADY_REMOVED,
-                    f"already removed on {_when(record.deleted_at)}",
+                    f"already removed on {utc_time(record.deleted_at)}",
                 )
             elif record.device_id is None:
                 self._settle(
@@ -285,7 +276,7 @@ class NumberPackageRemoval(Tracked):
         inp = self._input
         self._enter(Step.HANDING_OVER, f"Opening a ticket for {plural(len(manual), 'number')}.")
         others = sum(1 for s in self._numbers.values() if s.outcome is NumberOutcome.PENDING)
-        lines = [f"- {_name(s)}: {s.detail}" for s in manual]
+        lines = [f"- {s.display}: {s.detail}" for s in manual]
         ticket = await calls.open_ticket(
             OpenTicket(
                 subject=f"Number removal for tenant {inp.tenant_id}: "
@@ -327,7 +318,7 @@ class NumberPackageRemoval(Tracked):
         self._enter(
             Step.REMOVING,
             f"Deleting {plural(len(removable), 'device')} and checking CSU shows each removal. "
-            f"Support ticket if not verified by **{_when(window.deadline)}**.",
+            f"Support ticket if not verified by **{utc_time(window.deadline)}**.",
         )
         tasks = [asyncio.create_task(self._remove_one(state, cap_at)) for state in removable]
 
@@ -385,7 +376,7 @@ class NumberPackageRemoval(Tracked):
             return
         state.deleted_at = deleted.deleted_at
         state.outcome = NumberOutcome.VERIFYING
-        state.detail = f"device deleted at {_when(deleted.deleted_at)}; checking CSU"
+        state.detail = f"device deleted at {utc_time(deleted.deleted_at)}; checking CSU"
         self._show()
         remaining = cap_at - workflow.now()
         if remaining < _MIN_VERIFY:
@@ -417,7 +408,7 @@ class NumberPackageRemoval(Tracked):
         self._settle(
             state,
             NumberOutcome.REMOVED,
-            f"removed; CSU shows it deleted at {_when(verified.deleted_at)}",
+            f"removed; CSU shows it deleted at {utc_time(verified.deleted_at)}",
         )
 
     async def _escalate(self) -> None:
@@ -425,9 +416,10 @@ class NumberPackageRemoval(Tracked):
         waiting = [s for s in self._numbers.values() if s.outcome is NumberOutcome.VERIFYING]
         stuck = [s for s in self._numbers.values() if s.outcome is NumberOutcome.REMOVING]
         lines = [
-            f"- {_name(s)}: device {s.device_id} deleted at {_when(s.deleted_at)}" for s in waiting
+            f"- {s.display}: device {s.device_id} deleted at {utc_time(s.deleted_at)}"
+            for s in waiting
         ]
-        lines += [f"- {_name(s)}: the device portal has not confirmed the deletion" for s in stuck]
+        lines += [f"- {s.display}: the device portal has not confirmed the deletion" for s in stuck]
         ticket = await self._escalation.open(
             subject=f"Number removal for tenant {inp.tenant_id}: "
             f"{plural(len(lines), 'removal')} not verified after {_duration(inp.verify_deadline)}",
@@ -437,7 +429,7 @@ class NumberPackageRemoval(Tracked):
                 f"{_duration(inp.verify_deadline)}:\n"
                 + "\n".join(lines)
                 + "\n\npbxops keeps checking until "
-                f"{_when(self._status.started_at + inp.verify_hard_cap)} and resolves this "
+                f"{utc_time(self._status.started_at + inp.verify_hard_cap)} and resolves this "
                 "ticket when CSU confirms every removal."
             ),
         )
@@ -446,7 +438,7 @@ class NumberPackageRemoval(Tracked):
 
     async def _close_verification(self, started: datetime) -> None:
         unverified = [s for s in self._numbers.values() if s.outcome is NumberOutcome.NOT_VERIFIED]
-        lines = "\n".join(f"- {_name(s)}: {s.detail}" for s in unverified)
+        lines = "\n".join(f"- {s.display}: {s.detail}" for s in unverified)
         if self._escalation.ticket_id is None:
             if not unverified:
                 return
@@ -479,7 +471,12 @@ class NumberPackageRemoval(Tracked):
             sent = await calls.send_template(self._done_email(), step="notify")
             return sent.message_id
         sent = await calls.send_email(
-            EmailMessage(to=[inp.requested_by], subject=self._subject(), text=self._email_text()),
+            legacy_emails.number_removal(
+                str(inp.requested_by),
+                self._tenant_name,
+                list(self._numbers.values()),
+                self._counted_links(),
+            ),
             step="notify",
         )
         return sent.message_id
@@ -546,53 +543,6 @@ class NumberPackageRemoval(Tracked):
             and s.billing is BillingPath.ECOMMERCE
             and s.billing_account == account
         )
-
-    def _subject(self) -> str:
-        complete = all(s.outcome is NumberOutcome.REMOVED for s in self._numbers.values())
-        how = "complete" if complete else "partly complete"
-        return f"Phone number removal {how}: {self._tenant_name}"
-
-    def _email_text(self) -> str:
-        """Replay only: the email of removals started before ``EMAIL_TEMPLATES_PATCH``."""
-        states = list(self._numbers.values())
-        removed = [s for s in states if s.outcome is NumberOutcome.REMOVED]
-        unverified = [s for s in states if s.outcome is NumberOutcome.NOT_VERIFIED]
-        others = [s for s in states if s.outcome not in _DELETED]
-        total = len(states)
-        lines = ["Hello,", ""]
-        if len(removed) == total:
-            lines.append(
-                f"your request to remove the package of {plural(total, 'phone number')} of "
-                f"{self._tenant_name} is complete."
-            )
-        else:
-            lines.append(
-                f"your request to remove the package of {plural(total, 'phone number')} of "
-                f"{self._tenant_name} is done for {len(removed)} of them; "
-                f"{total - len(removed)} could not be completed (see below)."
-            )
-        if removed:
-            lines += ["", "Removed:"]
-            lines += [f"  - {_name(s)}: removed on {_when(s.deleted_at)}" for s in removed]
-        if unverified:
-            lines += ["", "Deleted, confirmation pending (our support team follows it up):"]
-            lines += [f"  - {_name(s)}: {s.detail}" for s in unverified]
-        if others:
-            lines += ["", "Not removed:"]
-            lines += [f"  - {_name(s)}: {s.detail}" for s in others]
-        links = self._counted_links()
-        for link in links:
-            lines += [
-                "",
-                "Billing: your subscription was bought on the 2Checkout portal. Please decrease "
-                f"the number of licences by {link.licences_to_decrease} (one per removed number) "
-                "on the 2Checkout portal, using this link to update your subscription:",
-                f"  {link.update_subscription_url}",
-            ]
-        if any(s.billing is BillingPath.DIRECT for s in removed) and not links:
-            lines += ["", "Billing: these numbers are billed directly; nothing to do on your side."]
-        lines += ["", "Kind regards,", "Cloud PBX support"]
-        return "\n".join(lines)
 
     def _counted_links(self) -> list[BillingLink]:
         counted = []

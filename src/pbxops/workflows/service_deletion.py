@@ -51,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         TemplatedEmail,
     )
     from pbxops.contracts.lifecycle import Action, refusal
-    from pbxops.contracts.mail import EmailMessage
     from pbxops.contracts.pbx import (
         PLATFORM_EVENT_SIGNAL,
         PlatformEvent,
@@ -63,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.procedures import AuditEntry, Outcome, Procedure
     from pbxops.contracts.wording import plural
 
-from pbxops.workflows import calls
+from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.platform_job import PlatformJob
 from pbxops.workflows.progress import add_note, failed, show_step
 from pbxops.workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
@@ -402,7 +401,12 @@ class ServiceDeletion:
             )
         else:
             await calls.send_email(
-                self._completion_email(tenant_name, [str(inp.requested_by), *admins]),
+                legacy_emails.service_deleted(
+                    self._input.tenant_id,
+                    tenant_name,
+                    self._escalation.ticket_id,
+                    [str(inp.requested_by), *admins],
+                ),
                 step="notify-deleted",
             )
         self._status.outcome = Outcome.COMPLETED
@@ -522,19 +526,6 @@ class ServiceDeletion:
                 "ticket_id": self._escalation.ticket_id,
             },
         )
-
-    def _completion_email(self, tenant_name: str, recipients: list[str]) -> EmailMessage:
-        """Replay only: the email of deletions started before ``EMAIL_TEMPLATES_PATCH``."""
-        tenant = self._input.tenant_id
-        text = (
-            f"The Cloud PBX service of {tenant_name} ({tenant}) has been deleted.\n\n"
-            "All its data (extensions, users, recordings) is erased, its numbers are released, "
-            "its usage is zero and its billing has stopped."
-        )
-        if self._escalation.ticket_id:
-            text += f"\n\nSupport ticket {self._escalation.ticket_id} was resolved."
-        unique = list(dict.fromkeys(recipients))
-        return EmailMessage(to=unique, subject=f"Service deleted: {tenant_name}", text=text)
 
     # --- bookkeeping ----------------------------------------------------------------------------
 

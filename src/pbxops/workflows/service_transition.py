@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
         EmailTemplate,
         TemplatedEmail,
     )
-    from pbxops.contracts.mail import EmailMessage
     from pbxops.contracts.pbx import (
         PLATFORM_EVENT_SIGNAL,
         PlatformEvent,
@@ -32,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.service_transition import ServiceTransitionInput, ServiceTransitionResult
     from pbxops.contracts.wording import minutes_or_hours, plural
 
-from pbxops.workflows import calls
+from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.platform_job import PlatformJob
 from pbxops.workflows.progress import add_note, failed, show_step
 from pbxops.workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
@@ -141,7 +140,15 @@ class _ServiceTransition:
             )
         elif inp.requested_by:
             await calls.send_email(
-                self._completion_email(str(inp.requested_by), took), step="notify"
+                legacy_emails.transition_done(
+                    self.procedure.label,
+                    self.kind,
+                    self._input.tenant_id,
+                    took,
+                    self._escalation.ticket_id,
+                    str(inp.requested_by),
+                ),
+                step="notify",
             )
         self._status.outcome = Outcome.COMPLETED
         self._status.finished_at = workflow.now()
@@ -213,25 +220,6 @@ class _ServiceTransition:
                 "took_seconds": took.total_seconds(),
                 "ticket_id": self._escalation.ticket_id,
             },
-        )
-
-    def _completion_email(self, to: str, took: timedelta) -> EmailMessage:
-        """Replay only: the email of procedures started before ``EMAIL_TEMPLATES_PATCH``."""
-        tenant = self._input.tenant_id
-        state = self.kind.target_state.value
-        lines = [
-            f"The {self.procedure.label} of tenant {tenant} is complete: the service is {state}.",
-            f"It took {_minutes(took)}.",
-        ]
-        if self.kind is TransitionKind.DEACTIVATION:
-            lines.append(
-                "Extensions are deregistered, none was deleted, and billing continues: "
-                "only a deletion stops it."
-            )
-        if self._escalation.ticket_id:
-            lines.append(f"Support ticket {self._escalation.ticket_id} was resolved.")
-        return EmailMessage(
-            to=[to], subject=f"Service {state}: tenant {tenant}", text="\n".join(lines)
         )
 
     # --- bookkeeping ----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
         EmailTemplate,
         TemplatedEmail,
     )
-    from pbxops.contracts.mail import EmailMessage
     from pbxops.contracts.procedures import Procedure, ProcedureStatus
     from pbxops.contracts.support import (
         ContactAction,
@@ -29,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from pbxops.contracts.wording import plural
 
-from pbxops.workflows import calls, progress
+from pbxops.workflows import calls, legacy_emails, progress
 from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
 from pbxops.workflows.sla import cause_message
 
@@ -125,7 +124,7 @@ class ProblemReport(Tracked):
                 )
             else:
                 await calls.send_email(
-                    report_email(inp, report, address), step=f"email-contact-{n}"
+                    legacy_emails.problem_report(inp, report, address), step=f"email-contact-{n}"
                 )
         self._done(
             progress.DONE, f"report {inp.report_id} emailed to {plural(len(addresses), 'contact')}"
@@ -155,28 +154,4 @@ def report_template(
             "reported_by": inp.reported_by,
             "description": inp.description,
         },
-    )
-
-
-def report_email(
-    inp: ProblemReportInput, report: ProblemReportCreated, address: str
-) -> EmailMessage:
-    return EmailMessage(
-        to=[address],
-        subject=f"[{inp.report_id}] Problem report from {report.customer_name}: {inp.application}",
-        text="\n".join(
-            [
-                f"Customer {report.customer_name} (account {inp.account_id}) reported a problem "
-                f"with {inp.application}.",
-                f"Report id: {inp.report_id}",
-                f"Reported at: {report.created_at}"
-                + (f" by {inp.reported_by}" if inp.reported_by else ""),
-                "",
-                inp.description,
-                "",
-                "You receive this as a support contact of the account: the report is yours to "
-                "take in charge; the vendor does not contact the customer about it. Escalate to "
-                "the vendor's partner technical support through the usual channels if needed.",
-            ]
-        ),
     )
