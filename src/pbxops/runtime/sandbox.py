@@ -28,7 +28,6 @@ HELPERS = (
     "pbxops.workflows.sla",
     "pbxops.workflows.progress",
     "pbxops.workflows.platform_job",
-    "pbxops.workflows.provisioning_steps",
     "pbxops.workflows.legacy_emails",
 )
 
