@@ -60,7 +60,14 @@ with workflow.unsafe.imports_passed_through():
     from contracts.wording import minutes_or_hours, plural
 
 from workflows import calls
-from workflows.sla import Escalation, HardCapReached, SlaWindow, fail, wait_with_sla
+from workflows.sla import (
+    Escalation,
+    HardCapReached,
+    SlaWindow,
+    fail,
+    ticket_on_unsafe_platform_data,
+    wait_with_sla,
+)
 
 # Verification polls the support view through the activity's retry policy: quickly at first
 # (the Deleted Datetime usually shows within seconds), then less and less often, every 10
@@ -174,7 +181,17 @@ class NumberPackageRemoval:
                 summary="check the requester is an Admin or Super User",
             )
         except ActivityError as err:
-            raise self._failed(_cause(err), "PlatformRejected") from err
+            message = _cause(err)
+            ticket = await ticket_on_unsafe_platform_data(
+                self._escalation,
+                err,
+                procedure=f"the removal of numbers of tenant '{inp.tenant_id}' before any change",
+                subject=f"Number removal for tenant {inp.tenant_id} stopped: unsafe platform data",
+            )
+            if ticket is not None:
+                self._status.escalated = True
+                message += f" (support ticket {ticket})"
+            raise self._failed(message, "PlatformRejected") from err
         self._tenant_name = verdict.tenant_name
         if not verdict.allowed:
             roles = ", ".join(verdict.roles) or "none: not a user of this tenant"

@@ -76,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.wording import plural
 
 from workflows import calls
-from workflows.sla import fail
+from workflows.sla import Escalation, fail, ticket_on_unsafe_platform_data
 
 Names = ProvisioningActivityNames
 M = TypeVar("M", bound=BaseModel)
@@ -190,6 +190,18 @@ class Tracked:
         self._status.finished_at = workflow.now()
         self._enter(Step.FAILED, message)
         return fail(message, kind)
+
+    async def _ticket_if_unsafe(self, err: ActivityError, procedure: str, subject: str) -> str:
+        """When the platform's data could not go into an email, open the one support ticket
+        (``ticket_on_unsafe_platform_data``); " (support ticket T-…)" for the failure, else ""."""
+        ticket = await ticket_on_unsafe_platform_data(
+            Escalation(self._status.tenant_id), err, procedure=procedure, subject=subject
+        )
+        if ticket is None:
+            return ""
+        self._status.ticket_id = ticket
+        self._status.escalated = True
+        return f" (support ticket {ticket})"
 
 
 class PbxSync:
@@ -349,7 +361,17 @@ class CustomerProvisioning(Tracked):
                 # Cancelled (from the UI or the CLI) while an activity ran: undo, end cancelled.
                 await self._undo_all(step, "the provisioning was cancelled")
                 raise asyncio.CancelledError() from err
-            raise await self._undo_all(step, cause_message(err)) from err
+            failure = await self._undo_all(step, cause_message(err))
+            if self._st.ticket_id is None:  # a clean-up ticket already tells a person
+                label = STEP_LABELS.get(step, step)
+                if ticket := await self._ticket_if_unsafe(
+                    err,
+                    f"the provisioning of customer '{inp.customer.name}' (reseller "
+                    f"{inp.reseller}) at {label}",
+                    f"Provisioning for reseller {inp.reseller} stopped: unsafe platform data",
+                ):
+                    failure = self._failed(failure.message + ticket, "ProvisioningFailed")
+            raise failure from err
         except asyncio.CancelledError:
             step = self._status.step
             await self._undo_all(step, "the provisioning was cancelled")
@@ -570,6 +592,7 @@ class CustomerProvisioning(Tracked):
                 ),
                 step="cleanup-ticket",
             )
+            self._st.ticket_id = ticket.id
             message += f". Could NOT undo: {'; '.join(problems)} (support ticket {ticket.id})"
         return self._failed(message, "ProvisioningFailed")
 
@@ -617,7 +640,12 @@ class PbxConnectionEnable(Tracked):
                 summary=f"read account {inp.account_id}",
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"enabling the PBX connection of account '{inp.account_id}' before any change",
+                f"PBX connection of account {inp.account_id} stopped: unsafe platform data",
+            )
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         conn = account.connection
         if conn is None:
             raise self._failed(f"account '{inp.account_id}' has no PBX connection", "NoConnection")
@@ -727,6 +755,19 @@ class CustomerTrial(Tracked):
 
     @workflow.run
     async def run(self, inp: CustomerTrialInput) -> CustomerTrialResult:
+        try:
+            return await self._run(inp)
+        except ActivityError as err:
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"the trial of account '{inp.account_id}'; the reseller was not emailed",
+                f"Trial of account {inp.account_id} stopped: unsafe platform data",
+            )
+            if not ticket:
+                raise  # as before this change: the activity's own failure
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
+
+    async def _run(self, inp: CustomerTrialInput) -> CustomerTrialResult:
         while True:
             self._changed = False
             account = await self._read()
@@ -858,7 +899,12 @@ class CustomerUpdate(Tracked):
                 summary=f"update {', '.join(sorted(given))}",
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"the update of account '{inp.account_id}' after the platform took the change",
+                f"Update of account {inp.account_id} stopped: unsafe platform data",
+            )
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         trial_id = None
         if {"trial", "trial_days"} & set(given):
             # A trial switched on (or lengthened after it expired) needs its timer; a running
