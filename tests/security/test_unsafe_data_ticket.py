@@ -87,3 +87,30 @@ def test_a_header_unsafe_platform_value_ends_the_deletion_with_one_ticket(stack:
     assert status.ticket_id == ticket["id"] and status.escalated
     assert stack.mails_to(admin) == []
     assert stack.mails_to("evil@attacker.example") == []
+
+
+def test_a_header_unsafe_tenant_name_ends_the_number_removal_with_one_ticket(stack: Stack):
+    tenant = f"crlf-num-{uuid.uuid4().hex[:6]}"
+    number = "+39068" + str(uuid.uuid4().int)[:7]
+    stack.put_tenant(tenant, name=f"Acme{INJECTION}")
+    with stack.api() as api:
+        body = {"ecommerce_account": None, "devices": [{"number": number}]}
+        api.put(f"/admin/numbers/tenants/{tenant}", json=body).raise_for_status()
+    admin = f"anna@{tenant}.example"
+
+    result = stack.cli("number", "remove", "-n", number, "--requested-by", admin, "-w")
+
+    assert result.code == 1, result
+    [ticket] = _tickets(stack, tenant)  # exactly one
+    assert f"removal of numbers of tenant '{tenant}'" in ticket["body"]
+    assert "cannot be used in an email" in ticket["body"]
+    for text in (ticket["subject"], ticket["body"]):
+        assert "\r" not in text and "Bcc:" not in text and "evil@attacker.example" not in text
+    assert ticket["workflow_id"] == f"number-removal/{number}"
+    assert ticket["workflow_url"] and ticket["workflow_url"] in ticket["body"]
+    assert f"support ticket {ticket['id']}" in result.stderr
+    with stack.api() as api:
+        [device] = api.get(f"/admin/numbers/tenants/{tenant}").json()["devices"]
+    assert not device["deleted_at"]  # nothing was removed
+    assert stack.mails_to(admin) == []
+    assert stack.mails_to("evil@attacker.example") == []

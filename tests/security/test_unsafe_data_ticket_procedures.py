@@ -1,7 +1,8 @@
 """Every customer procedure that meets a header-unsafe name from the platform ends with ONE ticket.
 
 The deletion and the number removal are proven on the real stack (test_unsafe_data_ticket.py);
-the reseller-portal procedures here on the time-skipping server, against the in-memory portal
+here, on the time-skipping server, that a retried ticket activity and a replay of the deletion
+never open a second ticket, and the reseller-portal procedures, against the in-memory portal
 whose account records carry a "\\r\\nBcc: …" name. The portal's reads check names exactly as the
 real activities do (``activities.platform_text``), so each procedure meets the real
 ``UnsafePlatformData`` failure.
@@ -16,9 +17,15 @@ import pytest
 import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.platform_text import header_text
+from contracts.deletion import DeletionInput
+from contracts.helpdesk import OpenTicket, Ticket
+from contracts.pbx import ActivityNames
 from contracts.procedures import ProcedureStatus
 from contracts.provisioning import (
     AccountChanges,
@@ -29,19 +36,63 @@ from contracts.provisioning import (
     PbxEnableInput,
 )
 from contracts.support import ProblemReportCreated, ProblemReportInput, SupportActivityNames
+from runtime.sandbox import workflow_runner
 from tests.workflows.fake_customers import FakeAccount, FakeCustomers
-from tests.workflows.harness import serving
+from tests.workflows.fake_platform import FakePlatform
+from tests.workflows.harness import serving, worker
 from workflows.provisioning import (
     CustomerProvisioning,
     CustomerTrial,
     CustomerUpdate,
     PbxConnectionEnable,
 )
+from workflows.registry import ALL_WORKFLOWS
+from workflows.service_deletion import ServiceDeletion
 from workflows.support import ProblemReport
 
 pytestmark = pytest.mark.asyncio
 
 INJECTION = "\r\nBcc: evil@attacker.example"
+
+
+async def test_a_retried_ticket_activity_and_a_replay_open_one_deletion_ticket(time_skipping_env):
+    platform = FakePlatform(tenant_name=f"ACME{INJECTION}")
+    real = {activity._Definition.must_from_callable(a).name: a for a in platform.activities()}
+    answers_lost = []
+
+    @activity.defn(name=ActivityNames.HELPDESK_OPEN_TICKET)
+    async def open_ticket_answer_lost_once(ticket: OpenTicket) -> Ticket:
+        opened = await real[ActivityNames.HELPDESK_OPEN_TICKET](ticket)
+        if not answers_lost:  # the helpdesk opened it, but its answer never arrived
+            answers_lost.append(opened.id)
+            raise ApplicationError("helpdesk answer lost", type="PlatformUnavailable")
+        return opened
+
+    activities = [*real.values()]
+    activities[activities.index(real[ActivityNames.HELPDESK_OPEN_TICKET])] = (
+        open_ticket_answer_lost_once
+    )
+    async with worker(time_skipping_env, activities) as task_queue:
+        handle = await time_skipping_env.client.start_workflow(
+            ServiceDeletion.run,
+            DeletionInput(tenant_id="acme", requested_by="ops@provider.example"),
+            id=f"pbx-deletion/{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    history = await handle.fetch_history()
+    await Replayer(
+        workflows=ALL_WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    ).replay_workflow(history)
+
+    assert answers_lost == ["T-1"]  # the activity was retried
+    [ticket] = platform.tickets  # one ticket all the same, and none from the replay
+    assert "pbxops stopped the deletion of tenant 'acme' before the code email" in ticket.body
+    assert "(support ticket T-1)" in failure.value.cause.message  # type: ignore[union-attr]
+    assert platform.codes_sent == {}  # no code email went out
 
 
 @dataclass
