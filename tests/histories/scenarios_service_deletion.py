@@ -100,6 +100,24 @@ def _withdrawn_while_emailing() -> Scenario:
     return Scenario("deletion_withdrawn_while_emailing", broken.activities, start, run)
 
 
+def _unsafe_tenant_name() -> Scenario:
+    """The tenant's name carries a header injection: the Admins' lookup refuses it
+    (UnsafePlatformData); the deletion opens one ticket and ends
+    (ticket-on-unsafe-platform-data)."""
+    platform = FakePlatform(tenant_name="ACME\r\nBcc: evil@attacker.example")
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = DeletionInput(tenant_id="acme", requested_by="ops@provider.example")
+        return await client.start_workflow(
+            ServiceDeletion.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def run(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        pass  # it ends by itself
+
+    return Scenario("deletion_unsafe_platform_data_ticket", platform.activities, start, run)
+
+
 SCENARIOS = [
     # The codes are sealed to the worker's key, as the CLI sends them (issue 19.3).
     _scenario("deletion_confirmed_sealed", deleted_after_two_wrong_codes),
@@ -112,4 +130,5 @@ SCENARIOS = [
     _scenario("deletion_locked", locked),
     _scenario("deletion_withdrawn", withdrawn),
     _scenario("deletion_erases_esim_lines", deleted_with_its_esim_lines, mobile_lines=["md-gone"]),
+    _unsafe_tenant_name(),
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from pbxops.activities import platform_text
 from pbxops.activities.calendar import business_deadline
 from pbxops.activities.codes import CodeActivities, CodeVault
 from pbxops.contracts.deletion import (
@@ -38,6 +39,8 @@ from tests.workflows.fake_helpdesk import FakeHelpdesk
 @dataclass
 class FakePlatform(FakeHelpdesk):
     tenant_id: str = "acme"
+    tenant_name: str = "ACME S.r.l."
+    """As the platform gives it to the Admins' lookup, which checks it as the real one does."""
     state: ServiceState = ServiceState.ACTIVE
     extensions: int = 4
     registered: int = 4
@@ -128,13 +131,18 @@ class FakePlatform(FakeHelpdesk):
                     type="PlatformRejected404",
                     non_retryable=True,
                 )
+            # The real activity's checks (activities/pbx.py): unsafe names end the procedure.
             return TenantAdmins(
                 tenant_id=platform.tenant_id,
-                tenant_name="ACME S.r.l.",
+                tenant_name=platform_text.header_text(
+                    platform.tenant_name, f"name of tenant '{ref.tenant_id}'"
+                ),
                 country=platform.country,
                 timezone=platform.timezone,
                 state=platform.state,
-                admins=platform.admins,
+                admins=[
+                    platform_text.address(a, "email address of Admin") for a in platform.admins
+                ],
             )
 
         @activity.defn(name=DeletionActivities.PURGE)

@@ -5,8 +5,9 @@ The platform is not trusted to hand over header-safe text: a tenant name with a 
 activity that reads a name or an address bound for a message passes it through here: one rule
 (``pbxops.contracts.text.check_single_line``, as for an operator's input) and, if it fails, a
 **non-retryable** ``ApplicationError`` of type ``UnsafePlatformData`` whose sentence says which
-value and why, without echoing it. The procedure ends with that reason (where it escalates, a
-ticket tells a person to fix the record on the platform) instead of retrying forever.
+value and why, without echoing it. The procedure ends with that reason instead of retrying
+forever, and opens one support ticket that tells a person to fix the record on the platform
+(``workflows.sla.ticket_on_unsafe_platform_data``).
 """
 
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from pbxops.contracts.mail import BadMailbox, check_address
-from pbxops.contracts.text import UnsafeText, check_single_line
+from pbxops.contracts.text import UNSAFE_PLATFORM_DATA, UnsafeText, check_single_line
 
-UNSAFE_PLATFORM_DATA = "UnsafePlatformData"
+__all__ = ["UNSAFE_PLATFORM_DATA", "address", "header_text", "unsafe"]
 
 
 def unsafe(what: str, why: str) -> ApplicationError:

@@ -94,3 +94,14 @@ def check_single_line(value: str, what: str) -> str:
     raise UnsafeText(
         f"{what} must not contain {kind} (U+{char:04X} at character {found.start() + 1})"
     )
+
+
+# The type of the non-retryable failure of an activity that refused a name or an address read
+# from the platform (activities/platform_text.py); workflows recognise it by this type.
+UNSAFE_PLATFORM_DATA = "UnsafePlatformData"
+
+
+def defused(value: str) -> str:
+    """``value`` with every character :data:`SingleLine` refuses shown as ``?``: a sentence that
+    may quote a platform value (an id) goes into a ticket or a log as one line of plain text."""
+    return _CONTROL.sub("?", value)

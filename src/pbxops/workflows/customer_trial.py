@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
 from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.progress import Tracked, started_by
 from pbxops.workflows.provisioning_steps import Names, Step
-from pbxops.workflows.sla import cause_type
+from pbxops.workflows.sla import cause_message, cause_type
 
 
 @workflow.defn(name=Procedure.TRIAL.value)
@@ -81,6 +81,19 @@ class CustomerTrial(Tracked):
 
     @workflow.run
     async def run(self, inp: CustomerTrialInput) -> CustomerTrialResult:
+        try:
+            return await self._run(inp)
+        except ActivityError as err:
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"the trial of account '{inp.account_id}'; the reseller was not emailed",
+                f"Trial of account {inp.account_id} stopped: unsafe platform data",
+            )
+            if not ticket:
+                raise  # as before this change: the activity's own failure
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
+
+    async def _run(self, inp: CustomerTrialInput) -> CustomerTrialResult:
         while True:
             self._changed = False
             account = await self._read()

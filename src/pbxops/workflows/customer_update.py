@@ -53,7 +53,12 @@ class CustomerUpdate(Tracked):
                 schedule_to_close=calls.FORWARD,
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"the update of account '{inp.account_id}' after the platform took the change",
+                f"Update of account {inp.account_id} stopped: unsafe platform data",
+            )
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         trial_id = None
         if {"trial", "trial_days"} & set(given):
             # A trial switched on (or lengthened after it expired) needs its timer; a running

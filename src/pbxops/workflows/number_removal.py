@@ -71,6 +71,7 @@ from pbxops.workflows.sla import (
     HardCapReached,
     SlaWindow,
     cause_message,
+    ticket_on_unsafe_platform_data,
     wait_with_sla,
 )
 
@@ -169,7 +170,17 @@ class NumberPackageRemoval(Tracked):
                 summary="check the requester is an Admin or Super User",
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            message = cause_message(err)
+            ticket = await ticket_on_unsafe_platform_data(
+                self._escalation,
+                err,
+                procedure=f"the removal of numbers of tenant '{inp.tenant_id}' before any change",
+                subject=f"Number removal for tenant {inp.tenant_id} stopped: unsafe platform data",
+            )
+            if ticket is not None:
+                self._status.escalated = True
+                message += f" (support ticket {ticket})"
+            raise self._failed(message, "PlatformRejected") from err
         self._tenant_name = verdict.tenant_name
         if not verdict.allowed:
             roles = ", ".join(verdict.roles) or "none: not a user of this tenant"

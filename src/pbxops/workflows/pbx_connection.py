@@ -71,7 +71,12 @@ class PbxConnectionEnable(Tracked):
                 schedule_to_close=calls.FORWARD,
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"enabling the PBX connection of account '{inp.account_id}' before any change",
+                f"PBX connection of account {inp.account_id} stopped: unsafe platform data",
+            )
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         conn = account.connection
         if conn is None:
             raise self._failed(f"account '{inp.account_id}' has no PBX connection", "NoConnection")

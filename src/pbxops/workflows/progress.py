@@ -6,9 +6,9 @@ line per number); the functions serve the procedures that keep their status besi
 """
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from pbxops.workflows.sla import fail
+from pbxops.workflows.sla import Escalation, fail, ticket_on_unsafe_platform_data
 
 with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.procedures import Outcome, ProcedureStatus
@@ -86,3 +86,15 @@ class Tracked:
         self._status.finished_at = workflow.now()
         self._enter(FAILED, message)
         return fail(message, kind)
+
+    async def _ticket_if_unsafe(self, err: ActivityError, procedure: str, subject: str) -> str:
+        """When the platform's data could not go into an email, open the one support ticket
+        (``ticket_on_unsafe_platform_data``); " (support ticket T-…)" for the failure, else ""."""
+        ticket = await ticket_on_unsafe_platform_data(
+            Escalation(self._status.tenant_id), err, procedure=procedure, subject=subject
+        )
+        if ticket is None:
+            return ""
+        self._status.ticket_id = ticket
+        self._status.escalated = True
+        return f" (support ticket {ticket})"

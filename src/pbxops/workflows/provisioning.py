@@ -139,7 +139,17 @@ class CustomerProvisioning(Tracked):
                 # Cancelled (from the UI or the CLI) while an activity ran: undo, end cancelled.
                 await self._undo_all(step, "the provisioning was cancelled")
                 raise asyncio.CancelledError() from err
-            raise await self._undo_all(step, cause_message(err)) from err
+            failure = await self._undo_all(step, cause_message(err))
+            if self._st.ticket_id is None:  # a clean-up ticket already tells a person
+                label = STEP_LABELS.get(step, step)
+                if ticket := await self._ticket_if_unsafe(
+                    err,
+                    f"the provisioning of customer '{inp.customer.name}' (reseller "
+                    f"{inp.reseller}) at {label}",
+                    f"Provisioning for reseller {inp.reseller} stopped: unsafe platform data",
+                ):
+                    failure = self._failed(failure.message + ticket, "ProvisioningFailed")
+            raise failure from err
         except asyncio.CancelledError:
             step = self._status.step
             await self._undo_all(step, "the provisioning was cancelled")
@@ -366,5 +376,6 @@ class CustomerProvisioning(Tracked):
                 ),
                 step="cleanup-ticket",
             )
+            self._st.ticket_id = ticket.id
             message += f". Could NOT undo: {'; '.join(problems)} (support ticket {ticket.id})"
         return self._failed(message, "ProvisioningFailed")

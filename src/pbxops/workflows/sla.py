@@ -23,17 +23,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pbxops.contracts import search_attributes as sa
     from pbxops.contracts.helpdesk import CommentOnTicket, OpenTicket, ResolveTicket
+    from pbxops.contracts.text import UNSAFE_PLATFORM_DATA, defused
 
 from pbxops.workflows import calls
 
 MIN_POLL_GAP_AFTER_BREACH = timedelta(days=1)
 MAX_POLL_GAP = timedelta(days=7)
 _MIN_WAIT = timedelta(seconds=1)
+
+# A procedure that meets a name or an address from the platform that cannot go into an email
+# ends at once (``UnsafePlatformData``, never retried); since this change it also opens one
+# support ticket, or nobody would learn that a customer's procedure stopped on bad platform data.
+# The patch is asked only when such a failure happens, so runs that never meet one record no
+# marker. One id for every procedure.
+TICKET_ON_UNSAFE_PLATFORM_DATA = "ticket-on-unsafe-platform-data"
 
 
 @dataclass(frozen=True)
@@ -97,17 +105,18 @@ class Escalation:
         self._tenant_id = tenant_id
         self.ticket_id: str | None = None
 
-    async def open(self, subject: str, body: str) -> str:
+    async def open(
+        self, subject: str, body: str, *, step: str = "sla-ticket", why: str = "SLA passed"
+    ) -> str:
         if self.ticket_id is None:
             ticket = await calls.open_ticket(
-                OpenTicket(subject=subject, body=body, tenant_id=self._tenant_id),
-                step="sla-ticket",
+                OpenTicket(subject=subject, body=body, tenant_id=self._tenant_id), step=step
             )
             self.ticket_id = ticket.id
             workflow.upsert_search_attributes(
                 [sa.ESCALATED.value_set(True), sa.TICKET_ID.value_set(ticket.id)]
             )
-            workflow.logger.warning("SLA passed: opened ticket %s", ticket.id)
+            workflow.logger.warning("%s: opened ticket %s", why, ticket.id)
         return self.ticket_id
 
     async def resolve(self, comment: str) -> None:
@@ -121,6 +130,36 @@ class Escalation:
             await calls.comment_on_ticket(
                 CommentOnTicket(ticket_id=self.ticket_id, body=body), step="sla-ticket-comment"
             )
+
+
+def is_unsafe_platform_data(err: ActivityError) -> bool:
+    """Did the activity refuse a name or an address the platform gave (non-retryable)?"""
+    return cause_type(err) == UNSAFE_PLATFORM_DATA
+
+
+async def ticket_on_unsafe_platform_data(
+    escalation: Escalation, err: ActivityError, *, procedure: str, subject: str
+) -> str | None:
+    """When ``err`` is the platform's unsafe data, open the procedure's one ticket; its id.
+
+    ``procedure`` names what stopped ("the deletion of tenant 'acme'"). The ticket quotes the
+    activity's sentence, which names the value and why it is refused but never the value itself
+    (defused anyway: an id in it is the platform's too); the activity adds the run's UI link. A
+    retried activity or a replay sends the same idempotency key, so the helpdesk keeps one ticket.
+    ``None`` for any other failure, and for runs started before the change.
+    """
+    if not is_unsafe_platform_data(err) or not workflow.patched(TICKET_ON_UNSAFE_PLATFORM_DATA):
+        return None
+    reason = defused(cause_message(err))
+    return await escalation.open(
+        subject=defused(subject),
+        body=defused(
+            f"pbxops stopped {procedure}: {reason}. A person must correct the record on the "
+            "platform, then start the procedure again."
+        ),
+        step="unsafe-platform-data-ticket",
+        why="unsafe platform data",
+    )
 
 
 def fail(message: str, kind: str) -> ApplicationError:

@@ -109,7 +109,14 @@ class ProblemReport(Tracked):
                 schedule_to_close=calls.MUST_SUCCEED,
             )
         except ActivityError as err:
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            ticket = await self._ticket_if_unsafe(
+                err,
+                f"problem report {inp.report_id} of account '{inp.account_id}': it is recorded "
+                "on the platform, but no support contact was emailed",
+                f"Problem report {inp.report_id} of account {inp.account_id} stopped: "
+                "unsafe platform data",
+            )
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         # One message per address: contacts never see each other's addresses, and an address
         # that is both a partner user's and an explicit contact gets the report once.
         addresses: list[str] = []
