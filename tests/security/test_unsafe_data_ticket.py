@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from contracts.deletion import DeletionStatus
-from contracts.procedures import Procedure
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
+from pbxops.contracts.deletion import DeletionStatus
+from pbxops.contracts.procedures import Procedure
 from tests.stack import Stack, tenant_body
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,7 @@ The deletion and the number removal are proven on the real stack (test_unsafe_da
 here, on the time-skipping server, that a retried ticket activity and a replay of the deletion
 never open a second ticket, and the reseller-portal procedures, against the in-memory portal
 whose account records carry a "\\r\\nBcc: …" name. The portal's reads check names exactly as the
-real activities do (``activities.platform_text``), so each procedure meets the real
+real activities do (``pbxops.activities.platform_text``), so each procedure meets the real
 ``UnsafePlatformData`` failure.
 """
 
@@ -15,12 +15,19 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from activities.platform_text import header_text
-from contracts.deletion import DeletionInput
-from contracts.helpdesk import OpenTicket, Ticket
-from contracts.pbx import ActivityNames
-from contracts.procedures import ProcedureStatus
-from contracts.provisioning import (
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from pbxops.activities.platform_text import header_text
+from pbxops.contracts.deletion import DeletionInput
+from pbxops.contracts.helpdesk import OpenTicket, Ticket
+from pbxops.contracts.pbx import ActivityNames
+from pbxops.contracts.procedures import ProcedureStatus
+from pbxops.contracts.provisioning import (
     AccountChanges,
     AccountSnapshot,
     CustomerProvisioningInput,
@@ -28,24 +35,15 @@ from contracts.provisioning import (
     CustomerUpdateInput,
     PbxEnableInput,
 )
-from contracts.support import ProblemReportCreated, ProblemReportInput, SupportActivityNames
-from runtime.sandbox import workflow_runner
-from temporalio import activity
-from temporalio.client import WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
-from workflows.provisioning import (
-    CustomerProvisioning,
-    CustomerTrial,
-    CustomerUpdate,
-    PbxConnectionEnable,
-)
-from workflows.registry import ALL_WORKFLOWS
-from workflows.service_deletion import ServiceDeletion
-from workflows.support import ProblemReport
-
+from pbxops.contracts.support import ProblemReportCreated, ProblemReportInput, SupportActivityNames
+from pbxops.runtime.sandbox import workflow_runner
+from pbxops.workflows.customer_trial import CustomerTrial
+from pbxops.workflows.customer_update import CustomerUpdate
+from pbxops.workflows.pbx_connection import PbxConnectionEnable
+from pbxops.workflows.provisioning import CustomerProvisioning
+from pbxops.workflows.registry import ALL_WORKFLOWS
+from pbxops.workflows.service_deletion import ServiceDeletion
+from pbxops.workflows.support import ProblemReport
 from tests.workflows.fake_customers import FakeAccount, FakeCustomers
 from tests.workflows.fake_platform import FakePlatform
 from tests.workflows.harness import serving, worker
