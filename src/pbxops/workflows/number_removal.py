@@ -110,6 +110,8 @@ def _duration(delta: timedelta) -> str:
 class NumberPackageRemoval(Tracked):
     """Remove the package of one customer's phone numbers: billing path, delete, verify, inform."""
 
+    _status: NumberRemovalStatus
+
     @workflow.init
     def __init__(self, inp: NumberRemovalInput) -> None:
         self._input = inp
