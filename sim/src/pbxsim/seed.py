@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.mobile_seed import seed_mobile
+from pbxsim.mobile.seed import seed_mobile
 from pbxsim.models import Extension, Tenant, User
-from pbxsim.numbers_seed import seed_numbers
-from pbxsim.provisioning_seed import seed_provisioning
+from pbxsim.numbers.seed import seed_numbers
+from pbxsim.pbx.tenants import put_tenant
+from pbxsim.provisioning.seed import seed_provisioning
 from pbxsim.schemas import ExtensionIn, TenantIn, TenantSettings, UserIn
-from pbxsim.tenants import put_tenant
 
 
 @dataclass(frozen=True)

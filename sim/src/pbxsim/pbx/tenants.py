@@ -8,12 +8,12 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session, object_session
 
 from pbxops.contracts.lifecycle import Action, refusal
-from pbxsim.deletion_models import DeletionRecord, Recording
 from pbxsim.errors import ConflictError, NotFoundError
-from pbxsim.mobile_models import MobileDevice
+from pbxsim.mobile.models import MobileDevice
 from pbxsim.models import AnyRow, Extension, Tenant, User, table
-from pbxsim.numbers_models import NumberDevice
-from pbxsim.provisioning_models import ProblemReport, SupportContactRow
+from pbxsim.numbers.models import NumberDevice
+from pbxsim.pbx.deletion_models import DeletionRecord, Recording
+from pbxsim.provisioning.models import ProblemReport, SupportContactRow
 from pbxsim.schemas import (
     Access,
     ExtensionIn,

@@ -4,8 +4,10 @@ from fastapi import APIRouter, Depends, Query
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.deletion import purge as run_purge
 from pbxsim.deps import get_db, require_token
+from pbxsim.pbx.deletion import purge as run_purge
+from pbxsim.pbx.tenants import read_extensions, read_tenant, read_tenants, read_users
+from pbxsim.pbx.transitions import get_job, job_out, start_transition
 from pbxsim.schemas import (
     ExtensionOut,
     JobAccepted,
@@ -17,8 +19,6 @@ from pbxsim.schemas import (
     TransitionIn,
     UserOut,
 )
-from pbxsim.tenants import read_extensions, read_tenant, read_tenants, read_users
-from pbxsim.transitions import get_job, job_out, start_transition
 
 router = APIRouter(prefix="/pbx", tags=["pbx"], dependencies=[Depends(require_token)])
 

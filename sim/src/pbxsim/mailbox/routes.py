@@ -24,7 +24,7 @@ from pbxsim.deps import (
     get_settings,
     require_admin,
 )
-from pbxsim.mailbox import (
+from pbxsim.mailbox.server import (
     delete_messages,
     list_messages,
     message_not_found,
