@@ -17,7 +17,8 @@ from sqlalchemy import bindparam, select, update
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.models import Job, table
+from pbxsim.models import table
+from pbxsim.pbx.models import Job
 from pbxsim.pbx.transitions import (
     CALLBACK_DELIVERED,
     CALLBACK_FAILED,

@@ -24,6 +24,7 @@ from pbxsim.deps import (
     get_settings,
     require_admin,
 )
+from pbxsim.mailbox.models import Message
 from pbxsim.mailbox.server import (
     delete_messages,
     list_messages,
@@ -31,7 +32,6 @@ from pbxsim.mailbox.server import (
     read_message,
     read_raw,
 )
-from pbxsim.models import Message
 from pbxsim.pages import inbox_page, message_page
 
 ADMIN_QUERY = "admin_token"

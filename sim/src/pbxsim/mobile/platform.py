@@ -35,7 +35,8 @@ from pbxsim.mobile.models import (
     MobileDevice,
     MobileOrg,
 )
-from pbxsim.models import Job, Tenant, User, table
+from pbxsim.models import table
+from pbxsim.pbx.models import Job, Tenant, User
 from pbxsim.pbx.tenants import get_tenant, require_allowed
 from pbxsim.pbx.transitions import CALLBACK_PENDING, DONE
 

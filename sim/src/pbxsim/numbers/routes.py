@@ -27,7 +27,6 @@ from pbxsim.clock import utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_admin
 from pbxsim.errors import ConflictError, NotFoundError, SimulatorError
-from pbxsim.models import Tenant
 from pbxsim.numbers.models import EcommerceAccount, NumberDevice
 from pbxsim.numbers.vault import (
     open_vault,
@@ -35,6 +34,7 @@ from pbxsim.numbers.vault import (
     require_device_portal,
     require_ecommerce,
 )
+from pbxsim.pbx.models import Tenant
 from pbxsim.pbx.tenants import get_tenant, require_allowed
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")

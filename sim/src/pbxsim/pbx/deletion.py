@@ -16,12 +16,13 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from pbxsim.clock import utcnow
 from pbxsim.errors import ConflictError, NotFoundError
 from pbxsim.mobile.models import ActivationCode, MobileDevice, MobileOrg
-from pbxsim.models import Extension, Tenant, User, table
+from pbxsim.models import table
 from pbxsim.numbers.models import NumberDevice
 from pbxsim.pbx.deletion_models import DeletionRecord, Recording
+from pbxsim.pbx.models import Extension, Tenant, User
+from pbxsim.pbx.schemas import ServiceState
 from pbxsim.pbx.tenants import tenant_not_found
 from pbxsim.provisioning.models import CustomerUser, ProblemReport, SupportContactRow
-from pbxsim.schemas import ServiceState
 
 Purger = Callable[[Connection, str], int]
 """Erases one kind of the tenant's data (by tenant id); returns how many items it removed."""

@@ -6,9 +6,7 @@ from pbxsim.clock import utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_token
 from pbxsim.pbx.deletion import purge as run_purge
-from pbxsim.pbx.tenants import read_extensions, read_tenant, read_tenants, read_users
-from pbxsim.pbx.transitions import get_job, job_out, start_transition
-from pbxsim.schemas import (
+from pbxsim.pbx.schemas import (
     ExtensionOut,
     JobAccepted,
     JobOut,
@@ -19,6 +17,8 @@ from pbxsim.schemas import (
     TransitionIn,
     UserOut,
 )
+from pbxsim.pbx.tenants import read_extensions, read_tenant, read_tenants, read_users
+from pbxsim.pbx.transitions import get_job, job_out, start_transition
 
 router = APIRouter(prefix="/pbx", tags=["pbx"], dependencies=[Depends(require_token)])
 

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from pbxops.contracts.lifecycle import Action, states_allowing
 from pbxsim.errors import ConflictError, NotFoundError
-from pbxsim.models import Extension, Job, Tenant, table
+from pbxsim.models import table
 from pbxsim.pbx.deletion import complete_deletion, record_request
+from pbxsim.pbx.models import Extension, Job, Tenant
+from pbxsim.pbx.schemas import CallbackOut, JobAccepted, JobOut, ServiceState, TenantSettings
 from pbxsim.pbx.tenants import get_tenant, tenant_not_found
-from pbxsim.schemas import CallbackOut, JobAccepted, JobOut, ServiceState, TenantSettings
 
 RUNNING, DONE, CANCELLED = "running", "done", "cancelled"
 # A callback waits for its job to end, is pending until delivered, and fails after the last try.

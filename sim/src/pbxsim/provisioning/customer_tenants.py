@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from pbxops.contracts.wording import plural
 from pbxsim.errors import ConflictError
 from pbxsim.mobile.models import MobileOrg
-from pbxsim.models import Extension, Tenant, User
 from pbxsim.numbers.models import NumberDevice
+from pbxsim.pbx.models import Extension, Tenant, User
+from pbxsim.pbx.schemas import ServiceState, TenantSettings
 from pbxsim.pbx.tenants import default_access
 from pbxsim.provisioning.models import CustomerAccount, CustomerUser, ResellerEsimPool
-from pbxsim.schemas import ServiceState, TenantSettings
 
 # The country's time zone, for the business-day deadlines of a deletion.
 _TIMEZONES = {

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from pbxsim.clock import utcnow
 from pbxsim.errors import ConflictError, NotFoundError, SimulatorError
 from pbxsim.mobile.models import MobileOrg
-from pbxsim.models import Tenant, table
+from pbxsim.models import table
+from pbxsim.pbx.models import Tenant
 from pbxsim.provisioning import customer_tenants
 from pbxsim.provisioning.models import (
     CustomerAccount,

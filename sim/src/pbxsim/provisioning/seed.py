@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pbxsim.models import Tenant
+from pbxsim.pbx.models import Tenant
 from pbxsim.provisioning.models import (
     CustomerAccount,
     CustomerPbx,
