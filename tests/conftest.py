@@ -23,11 +23,12 @@ from tests.stack import Stack
 # --- isolation: a test never reads the developer's `.data/`, `.env` or PBXOPS_* shell -------------
 # `make test` right after `make up` in the same checkout must pass: the settings fall back to
 # `.env` and `.data/secrets` *relative to the working directory* (runtime/settings.py), the
-# simulator to `.data/simulator.db` and `.data/secrets` (simulator/settings.py, numbers_vault.py),
-# and every child process inherits the environment. So the variables pbxops, the simulator and the
-# `temporal` CLI read are removed before anything is imported or started, and every test runs in
-# an empty directory of its own (the processes it starts too: tests/processes.py); tests that need
-# a setting set it themselves (tests/stack.py, monkeypatch). tests/test_isolation.py proves it.
+# simulator to `.data/simulator.db` and `.data/secrets` (pbxsim/settings.py,
+# pbxsim/numbers/vault.py), and every child process inherits the environment. So the variables
+# pbxops, the simulator and the `temporal` CLI read are removed before anything is imported or
+# started, and every test runs in an empty directory of its own (the processes it starts too:
+# tests/processes.py); tests that need a setting set it themselves (tests/stack.py, monkeypatch).
+# tests/test_isolation.py proves it.
 DEVELOPER_VARIABLES = ("PBXOPS_", "SIMULATOR_", "TEMPORAL_")
 # Switches that select tests, not settings of the code under test.
 TEST_SWITCHES = frozenset({"PBXOPS_DOCKER_SMOKE"})

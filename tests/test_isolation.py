@@ -5,7 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from pbxsim.numbers_vault import vault_dir
+from pbxsim.numbers.vault import vault_dir
 from pbxsim.settings import SimulatorSettings
 
 from pbxops.runtime.settings import Settings, secrets_dir

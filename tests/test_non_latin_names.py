@@ -7,7 +7,7 @@ sim/tests/test_simulator_provisioning.py.
 """
 
 import pytest
-from pbxsim.provisioning import name_key as platform_name_key
+from pbxsim.provisioning.portal import name_key as platform_name_key
 
 from pbxops.contracts.provisioning import CustomerDetails, name_key
 

@@ -4,7 +4,7 @@ import threading
 from pathlib import Path
 
 from pbxsim.db import Database
-from pbxsim.models import Tenant
+from pbxsim.pbx.models import Tenant
 from sqlalchemy import select
 
 

@@ -5,7 +5,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 import httpx
-from pbxsim.mailbox import parse_message
+from pbxsim.mailbox.server import parse_message
 from pbxsim.testing import SimulatorProcess, wait_for
 
 

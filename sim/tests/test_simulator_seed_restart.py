@@ -7,7 +7,7 @@ from typing import Any
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.models import Job
+from pbxsim.pbx.models import Job
 from pbxsim.settings import database_url
 from pbxsim.testing import SimulatorProcess, wait_for
 

@@ -12,7 +12,7 @@ import pytest
 from aiosmtplib.email import flatten_message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
-from pbxsim.mailbox import parse_message
+from pbxsim.mailbox.server import parse_message
 
 from pbxops.activities import emails
 from pbxops.activities.codes import CodeVault

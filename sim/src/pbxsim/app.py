@@ -14,20 +14,23 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from pbxsim import chaos_routes, routes_admin, routes_helpdesk, routes_mailbox, routes_pbx
+from pbxsim import chaos_routes, routes_admin
 from pbxsim.callbacks import CallbackDispatcher
 from pbxsim.db import Database
 from pbxsim.errors import install_error_handlers
 from pbxsim.faults import FaultInjectionMiddleware, FaultStore
+from pbxsim.helpdesk import routes as routes_helpdesk
 from pbxsim.idempotency import IdempotencyMiddleware
 from pbxsim.jobs import JobRunner
-from pbxsim.mailbox import smtp_controller
-from pbxsim.mobile_routes import admin as mobile_admin
-from pbxsim.mobile_routes import phone as mobile_phone
-from pbxsim.mobile_routes import router as mobile_router
-from pbxsim.numbers_routes import router as numbers_router
-from pbxsim.provisioning_routes import admin as provisioning_admin
-from pbxsim.provisioning_routes import router as provisioning_router
+from pbxsim.mailbox import routes as routes_mailbox
+from pbxsim.mailbox.server import smtp_controller
+from pbxsim.mobile.routes import admin as mobile_admin
+from pbxsim.mobile.routes import phone as mobile_phone
+from pbxsim.mobile.routes import router as mobile_router
+from pbxsim.numbers.routes import router as numbers_router
+from pbxsim.pbx import routes as routes_pbx
+from pbxsim.provisioning.routes import admin as provisioning_admin
+from pbxsim.provisioning.routes import router as provisioning_router
 from pbxsim.settings import SimulatorSettings
 
 log = structlog.get_logger("simulator")

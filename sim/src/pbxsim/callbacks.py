@@ -17,8 +17,9 @@ from sqlalchemy import bindparam, select, update
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.models import Job, table
-from pbxsim.transitions import (
+from pbxsim.models import table
+from pbxsim.pbx.models import Job
+from pbxsim.pbx.transitions import (
     CALLBACK_DELIVERED,
     CALLBACK_FAILED,
     CALLBACK_PENDING,

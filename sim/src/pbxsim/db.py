@@ -34,9 +34,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 # Importing a models module registers its tables on Base.metadata, for create_all and reset.
-import pbxsim.deletion_models  # noqa: F401
-from pbxsim import mobile_models  # noqa: F401
+from pbxsim.helpdesk import models as helpdesk_models  # noqa: F401
+from pbxsim.mailbox import models as mailbox_models  # noqa: F401
+from pbxsim.mobile import models as mobile_models  # noqa: F401
 from pbxsim.models import Base
+from pbxsim.numbers import models as numbers_models  # noqa: F401
+from pbxsim.pbx import deletion_models  # noqa: F401
+from pbxsim.pbx import models as pbx_models  # noqa: F401
+from pbxsim.provisioning import models as provisioning_models  # noqa: F401
 
 _BUSY_TIMEOUT_MS = 10_000
 _READ_ONLY = "pbxops_read_only"

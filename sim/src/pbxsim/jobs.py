@@ -12,7 +12,7 @@ import structlog
 from pbxsim.callbacks import CallbackDispatcher
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.transitions import any_due_job, complete_due_jobs
+from pbxsim.pbx.transitions import any_due_job, complete_due_jobs
 
 log = structlog.get_logger("simulator.jobs")
 

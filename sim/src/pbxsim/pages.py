@@ -10,8 +10,8 @@ from html import escape
 from urllib.parse import quote
 
 from pbxsim.clock import as_utc
-from pbxsim.models import Message
-from pbxsim.schemas import TicketOut
+from pbxsim.helpdesk.schemas import TicketOut
+from pbxsim.mailbox.models import Message
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 72rem; }

@@ -8,9 +8,10 @@ from pbxsim.clock import utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_admin
 from pbxsim.faults import FaultStore
-from pbxsim.schemas import FaultRuleIn, FaultRuleOut, SettingsPatch, TenantIn, TenantOut
-from pbxsim.tenants import get_tenant, put_tenant, tenant_out, tenant_settings
-from pbxsim.transitions import cancel_tenant_jobs, complete_tenant_jobs, job_out
+from pbxsim.pbx.schemas import SettingsPatch, TenantIn, TenantOut
+from pbxsim.pbx.tenants import get_tenant, put_tenant, tenant_out, tenant_settings
+from pbxsim.pbx.transitions import cancel_tenant_jobs, complete_tenant_jobs, job_out
+from pbxsim.schemas import FaultRuleIn, FaultRuleOut
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 

@@ -6,10 +6,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from pbxsim.clock import utcnow
-from pbxsim.customer_tenants import activate_tenant
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_admin, require_token
-from pbxsim.provisioning import (
+from pbxsim.provisioning.customer_tenants import activate_tenant
+from pbxsim.provisioning.models import CustomerAccount, Reseller
+from pbxsim.provisioning.portal import (
     PRODUCT_TYPES,
     ROLES,
     account_out,
@@ -45,8 +46,7 @@ from pbxsim.provisioning import (
     update_account,
     users_page,
 )
-from pbxsim.provisioning_models import CustomerAccount, Reseller
-from pbxsim.provisioning_schemas import (
+from pbxsim.provisioning.schemas import (
     AdminIn,
     BillingOut,
     ConnectionOut,

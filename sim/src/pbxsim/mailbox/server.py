@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from pbxsim.clock import as_utc, utcnow
 from pbxsim.db import Database
 from pbxsim.errors import NotFoundError
-from pbxsim.models import AnyRow, Message, table
+from pbxsim.mailbox.models import Message
+from pbxsim.models import AnyRow, table
 
 log = structlog.get_logger("simulator.mailbox")
 

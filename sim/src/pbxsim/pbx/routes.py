@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, Query
 
 from pbxsim.clock import utcnow
 from pbxsim.db import Database
-from pbxsim.deletion import purge as run_purge
 from pbxsim.deps import get_db, require_token
-from pbxsim.schemas import (
+from pbxsim.pbx.deletion import purge as run_purge
+from pbxsim.pbx.schemas import (
     ExtensionOut,
     JobAccepted,
     JobOut,
@@ -17,8 +17,8 @@ from pbxsim.schemas import (
     TransitionIn,
     UserOut,
 )
-from pbxsim.tenants import read_extensions, read_tenant, read_tenants, read_users
-from pbxsim.transitions import get_job, job_out, start_transition
+from pbxsim.pbx.tenants import read_extensions, read_tenant, read_tenants, read_users
+from pbxsim.pbx.transitions import get_job, job_out, start_transition
 
 router = APIRouter(prefix="/pbx", tags=["pbx"], dependencies=[Depends(require_token)])
 

@@ -24,14 +24,14 @@ from pbxsim.deps import (
     get_settings,
     require_admin,
 )
-from pbxsim.mailbox import (
+from pbxsim.mailbox.models import Message
+from pbxsim.mailbox.server import (
     delete_messages,
     list_messages,
     message_not_found,
     read_message,
     read_raw,
 )
-from pbxsim.models import Message
 from pbxsim.pages import inbox_page, message_page
 
 ADMIN_QUERY = "admin_token"

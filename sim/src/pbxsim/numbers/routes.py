@@ -8,7 +8,7 @@
 - ``/admin/numbers``: shaping numbers for tests and demos (the platform's bearer token).
 
 The first three take the operator's own accounts (HTTP Basic, checked against the vault, see
-``numbers_vault``), never the platform token. See API.md, "Phone numbers".
+``pbxsim.numbers.vault``), never the platform token. See API.md, "Phone numbers".
 """
 
 import re
@@ -27,15 +27,15 @@ from pbxsim.clock import utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_admin
 from pbxsim.errors import ConflictError, NotFoundError, SimulatorError
-from pbxsim.models import Tenant
-from pbxsim.numbers_models import EcommerceAccount, NumberDevice
-from pbxsim.numbers_vault import (
+from pbxsim.numbers.models import EcommerceAccount, NumberDevice
+from pbxsim.numbers.vault import (
     open_vault,
     require_csu,
     require_device_portal,
     require_ecommerce,
 )
-from pbxsim.tenants import get_tenant, require_allowed
+from pbxsim.pbx.models import Tenant
+from pbxsim.pbx.tenants import get_tenant, require_allowed
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ECOMMERCE_SOC_PREFIX = "ecom2checkout"

@@ -11,9 +11,9 @@ from pbxsim.clock import utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_token
 from pbxsim.errors import NotFoundError
-from pbxsim.models import Ticket, TicketComment
+from pbxsim.helpdesk.models import Ticket, TicketComment
+from pbxsim.helpdesk.schemas import CommentIn, CommentOut, ResolveIn, TicketIn, TicketOut
 from pbxsim.pages import helpdesk_page
-from pbxsim.schemas import CommentIn, CommentOut, ResolveIn, TicketIn, TicketOut
 
 router = APIRouter(prefix="/helpdesk", tags=["helpdesk"], dependencies=[Depends(require_token)])
 # The HTML list is for people following a ticket's link in a browser: open, like the inbox.

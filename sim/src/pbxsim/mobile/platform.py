@@ -28,16 +28,17 @@ from sqlalchemy.orm import Session
 
 from pbxops.contracts.lifecycle import Action
 from pbxsim.errors import ConflictError, NotFoundError, SimulatorError
-from pbxsim.mobile_models import (
+from pbxsim.mobile.models import (
     DEFAULT_SMDP_ADDRESS,
     ActivationCode,
     CallRecord,
     MobileDevice,
     MobileOrg,
 )
-from pbxsim.models import Job, Tenant, User, table
-from pbxsim.tenants import get_tenant, require_allowed
-from pbxsim.transitions import CALLBACK_PENDING, DONE
+from pbxsim.models import table
+from pbxsim.pbx.models import Job, Tenant, User
+from pbxsim.pbx.tenants import get_tenant, require_allowed
+from pbxsim.pbx.transitions import CALLBACK_PENDING, DONE
 
 PENDING, ONLINE, OFFLINE, DELETED = "pending_activation", "online", "offline", "deleted"
 COLOURS = {PENDING: "grey", ONLINE: "green", OFFLINE: "red", DELETED: "none"}

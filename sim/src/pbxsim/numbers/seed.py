@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pbxsim.clock import utcnow
-from pbxsim.models import Tenant
-from pbxsim.numbers_models import NumberDevice
-from pbxsim.numbers_routes import AccountSpec, DeviceSpec, ensure_account, new_device
+from pbxsim.numbers.models import NumberDevice
+from pbxsim.numbers.routes import AccountSpec, DeviceSpec, ensure_account, new_device
+from pbxsim.pbx.models import Tenant
 
 ECOM, DIRECT = "Ecom2Checkout1515", "CKSWDirectAdv1515"
 

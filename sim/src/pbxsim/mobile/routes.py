@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pbxsim.clock import as_utc, utcnow
 from pbxsim.db import Database
 from pbxsim.deps import get_db, require_admin, require_token
-from pbxsim.mobile_platform import (
+from pbxsim.mobile.platform import (
     ActivateIn,
     CallIn,
     CdrOut,

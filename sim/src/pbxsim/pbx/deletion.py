@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from pbxsim.clock import utcnow
-from pbxsim.deletion_models import DeletionRecord, Recording
 from pbxsim.errors import ConflictError, NotFoundError
-from pbxsim.mobile_models import ActivationCode, MobileDevice, MobileOrg
-from pbxsim.models import Extension, Tenant, User, table
-from pbxsim.numbers_models import NumberDevice
-from pbxsim.provisioning_models import CustomerUser, ProblemReport, SupportContactRow
-from pbxsim.schemas import ServiceState
-from pbxsim.tenants import tenant_not_found
+from pbxsim.mobile.models import ActivationCode, MobileDevice, MobileOrg
+from pbxsim.models import table
+from pbxsim.numbers.models import NumberDevice
+from pbxsim.pbx.deletion_models import DeletionRecord, Recording
+from pbxsim.pbx.models import Extension, Tenant, User
+from pbxsim.pbx.schemas import ServiceState
+from pbxsim.pbx.tenants import tenant_not_found
+from pbxsim.provisioning.models import CustomerUser, ProblemReport, SupportContactRow
 
 Purger = Callable[[Connection, str], int]
 """Erases one kind of the tenant's data (by tenant id); returns how many items it removed."""

@@ -15,11 +15,12 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pbxops.contracts.lifecycle import Action, states_allowing
-from pbxsim.deletion import complete_deletion, record_request
 from pbxsim.errors import ConflictError, NotFoundError
-from pbxsim.models import Extension, Job, Tenant, table
-from pbxsim.schemas import CallbackOut, JobAccepted, JobOut, ServiceState, TenantSettings
-from pbxsim.tenants import get_tenant, tenant_not_found
+from pbxsim.models import table
+from pbxsim.pbx.deletion import complete_deletion, record_request
+from pbxsim.pbx.models import Extension, Job, Tenant
+from pbxsim.pbx.schemas import CallbackOut, JobAccepted, JobOut, ServiceState, TenantSettings
+from pbxsim.pbx.tenants import get_tenant, tenant_not_found
 
 RUNNING, DONE, CANCELLED = "running", "done", "cancelled"
 # A callback waits for its job to end, is pending until delivered, and fails after the last try.

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pbxsim.mobile_models import CallRecord, MobileOrg
-from pbxsim.mobile_platform import MobileOrgIn, add_desk_calls, put_org
-from pbxsim.models import Tenant
+from pbxsim.mobile.models import CallRecord, MobileOrg
+from pbxsim.mobile.platform import MobileOrgIn, add_desk_calls, put_org
+from pbxsim.pbx.models import Tenant
 
 # acme: emails go to users and online lines make a call a minute; globex suppresses emails (the
 # operator gets the code); initech has a single licence (the second provisioning is refused).

@@ -21,12 +21,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pbxsim import customer_tenants
 from pbxsim.clock import utcnow
 from pbxsim.errors import ConflictError, NotFoundError, SimulatorError
-from pbxsim.mobile_models import MobileOrg
-from pbxsim.models import Tenant, table
-from pbxsim.provisioning_models import (
+from pbxsim.mobile.models import MobileOrg
+from pbxsim.models import table
+from pbxsim.pbx.models import Tenant
+from pbxsim.provisioning import customer_tenants
+from pbxsim.provisioning.models import (
     CustomerAccount,
     CustomerPbx,
     CustomerPbxSubAccount,
@@ -38,7 +39,7 @@ from pbxsim.provisioning_models import (
     Reseller,
     SupportContactRow,
 )
-from pbxsim.provisioning_schemas import (
+from pbxsim.provisioning.schemas import (
     AdminIn,
     BillingOut,
     BillingRow,

@@ -8,13 +8,13 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session, object_session
 
 from pbxops.contracts.lifecycle import Action, refusal
-from pbxsim.deletion_models import DeletionRecord, Recording
 from pbxsim.errors import ConflictError, NotFoundError
-from pbxsim.mobile_models import MobileDevice
-from pbxsim.models import AnyRow, Extension, Tenant, User, table
-from pbxsim.numbers_models import NumberDevice
-from pbxsim.provisioning_models import ProblemReport, SupportContactRow
-from pbxsim.schemas import (
+from pbxsim.mobile.models import MobileDevice
+from pbxsim.models import AnyRow, table
+from pbxsim.numbers.models import NumberDevice
+from pbxsim.pbx.deletion_models import DeletionRecord, Recording
+from pbxsim.pbx.models import Extension, Tenant, User
+from pbxsim.pbx.schemas import (
     Access,
     ExtensionIn,
     ExtensionOut,
@@ -27,6 +27,7 @@ from pbxsim.schemas import (
     UserIn,
     UserOut,
 )
+from pbxsim.provisioning.models import ProblemReport, SupportContactRow
 
 
 def tenant_not_found(tenant_id: str) -> NotFoundError:

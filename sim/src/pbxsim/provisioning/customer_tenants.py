@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from pbxops.contracts.wording import plural
 from pbxsim.errors import ConflictError
-from pbxsim.mobile_models import MobileOrg
-from pbxsim.models import Extension, Tenant, User
-from pbxsim.numbers_models import NumberDevice
-from pbxsim.provisioning_models import CustomerAccount, CustomerUser, ResellerEsimPool
-from pbxsim.schemas import ServiceState, TenantSettings
-from pbxsim.tenants import default_access
+from pbxsim.mobile.models import MobileOrg
+from pbxsim.numbers.models import NumberDevice
+from pbxsim.pbx.models import Extension, Tenant, User
+from pbxsim.pbx.schemas import ServiceState, TenantSettings
+from pbxsim.pbx.tenants import default_access
+from pbxsim.provisioning.models import CustomerAccount, CustomerUser, ResellerEsimPool
 
 # The country's time zone, for the business-day deadlines of a deletion.
 _TIMEZONES = {

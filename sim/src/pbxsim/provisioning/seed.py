@@ -12,21 +12,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pbxsim.models import Tenant
-from pbxsim.provisioning import (
+from pbxsim.pbx.models import Tenant
+from pbxsim.provisioning.models import (
+    CustomerAccount,
+    CustomerPbx,
+    CustomerUser,
+    SupportContactRow,
+)
+from pbxsim.provisioning.portal import (
     create_direct,
     locale_for,
     name_key,
     put_customer_pbx,
     put_reseller,
 )
-from pbxsim.provisioning_models import (
-    CustomerAccount,
-    CustomerPbx,
-    CustomerUser,
-    SupportContactRow,
-)
-from pbxsim.provisioning_schemas import (
+from pbxsim.provisioning.schemas import (
     AdminIn,
     ContactIn,
     CustomerPbxIn,

@@ -1,0 +1,1 @@
+"""The helpdesk: tickets and their comments, with an HTML page to read them."""

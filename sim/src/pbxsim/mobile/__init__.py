@@ -1,0 +1,1 @@
+"""The mobile platform: organisations, devices, activation codes, eSIM lines and call records."""

@@ -1,0 +1,1 @@
+"""The Cloud PBX platform: tenants, their users and extensions, service transitions, deletion."""

@@ -1,0 +1,1 @@
+"""The reseller portal: customer accounts, their PBX connection, contacts, billing, eSIM pools."""
