@@ -52,6 +52,22 @@ def _callback_refuted() -> Scenario:
     return Scenario("deactivation_callback_refuted", platform.activities, start, drive)
 
 
+def _unsafe_tenant_name() -> Scenario:
+    """The platform's tenant name would inject a header: refused before any job, one ticket."""
+    platform = FakePlatform(state=ServiceState.ACTIVE, tenant_name="Acme\r\nBcc: x@evil.example")
+
+    async def start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+        inp = ServiceTransitionInput(tenant_id="acme", requested_by="ops@provider.example")
+        return await client.start_workflow(
+            ServiceDeactivation.run, inp, id=workflow_id, task_queue=task_queue
+        )
+
+    async def drive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+        return None
+
+    return Scenario("deactivation_unsafe_tenant_name_ticket", platform.activities, start, drive)
+
+
 DEACTIVATED, ACTIVE = ServiceState.DEACTIVATED, ServiceState.ACTIVE
 SCENARIOS = [
     _scenario(
@@ -85,4 +101,5 @@ SCENARIOS = [
     ),
     _scenario("reactivation", ServiceReactivation, DEACTIVATED, timedelta(minutes=1), ACTIVE),
     _callback_refuted(),
+    _unsafe_tenant_name(),
 ]

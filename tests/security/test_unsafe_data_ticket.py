@@ -114,3 +114,27 @@ def test_a_header_unsafe_tenant_name_ends_the_number_removal_with_one_ticket(sta
     assert not device["deleted_at"]  # nothing was removed
     assert stack.mails_to(admin) == []
     assert stack.mails_to("evil@attacker.example") == []
+
+
+def test_a_header_unsafe_tenant_name_ends_the_deactivation_before_any_change_with_one_ticket(
+    stack: Stack,
+):
+    tenant, _admin = _hostile_tenant(stack, "tenant name")
+    operator = f"ops-{tenant}@provider.example"
+
+    result = stack.cli("deactivate", "--tenant", tenant, "--notify", operator, "--wait")
+
+    assert result.code == 1, result
+    [ticket] = _tickets(stack, tenant)  # exactly one
+    assert f"deactivation of tenant '{tenant}' before any change" in ticket["body"]
+    assert "cannot be used in an email" in ticket["body"]
+    for text in (ticket["subject"], ticket["body"]):
+        assert "\r" not in text and "Bcc:" not in text and "evil@attacker.example" not in text
+    assert ticket["workflow_id"] == Procedure.DEACTIVATION.workflow_id(tenant)
+    assert ticket["workflow_url"] and ticket["workflow_url"] in ticket["body"]
+    assert f"support ticket {ticket['id']}" in result.stderr
+    with stack.api() as api:
+        service = api.get(f"/pbx/tenants/{tenant}").json()["service"]
+    assert service["state"] == "active"  # no job was started: nothing changed
+    assert stack.mails_to(operator) == []  # no result email with the hostile name
+    assert stack.mails_to("evil@attacker.example") == []

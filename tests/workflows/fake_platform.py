@@ -67,7 +67,7 @@ class FakePlatform(FakeHelpdesk):
     def snapshot(self) -> ServiceSnapshot:
         return ServiceSnapshot(
             tenant_id=self.tenant_id,
-            tenant_name="ACME S.r.l.",
+            tenant_name=self.tenant_name,
             state=self.state,
             billing_active=self.billing_active,
             extensions_total=self.extensions,
@@ -115,6 +115,8 @@ class FakePlatform(FakeHelpdesk):
                     non_retryable=True,
                 )
             before = platform.snapshot()
+            # As the real activity: a name unsafe in a header is refused before any job starts.
+            platform_text.header_text(before.tenant_name, f"name of tenant '{req.tenant_id}'")
             platform.state = req.kind.transient_state
             return TransitionAccepted(job_id="job-1", before=before)
 

@@ -176,6 +176,30 @@ async def test_unknown_tenant_fails_fast_and_changes_nothing(time_skipping_env, 
     assert platform.tickets == [] and platform.mails == []
 
 
+@pytest.mark.parametrize("workflow", [ServiceDeactivation, ServiceReactivation])
+async def test_a_tenant_name_unsafe_in_a_header_ends_it_before_any_change_with_one_ticket(
+    time_skipping_env, platform, workflow
+):
+    platform.tenant_name = "Acme\r\nBcc: evil@attacker.example"
+    if workflow is ServiceReactivation:
+        platform.state = ServiceState.DEACTIVATED
+    before = platform.state
+    handle = await start(time_skipping_env, platform, workflow, requested_by="ops@provider.example")
+
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert platform.request_attempts == 1  # non-retryable: refused once, never retried
+    assert platform.state == before  # no job was started
+    [ticket] = platform.tickets  # exactly one, and it says what stopped and why
+    assert "before any change" in ticket.body and "cannot be used in an email" in ticket.body
+    for text in (ticket.subject, ticket.body):
+        assert "\r" not in text and "\n" not in ticket.subject and "evil@" not in text
+    assert f"(support ticket {ticket.id})" in failure.value.cause.message
+    assert (await status(handle)).ticket_id == ticket.id
+    assert platform.mails == []  # no email with the hostile name
+
+
 async def test_wrong_state_fails_fast(time_skipping_env, platform):
     platform.state = ServiceState.DEACTIVATED
     handle = await start(time_skipping_env, platform)

@@ -80,6 +80,9 @@ class PbxActivities:
         (a deactivation must delete no extension and leave billing alone).
         """
         before = await self._snapshot(req.tenant_id)
+        # The name goes into the result email's subject: refused here, before any job starts,
+        # non-retryable, when the platform's record is unsafe in a header.
+        header_text(before.tenant_name, f"name of tenant '{req.tenant_id}'")
         key = idempotency_key()
         job = await request(
             self._client,

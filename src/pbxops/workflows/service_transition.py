@@ -34,7 +34,13 @@ with workflow.unsafe.imports_passed_through():
 from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.platform_job import PlatformJob
 from pbxops.workflows.progress import add_note, failed, show_step
-from pbxops.workflows.sla import Escalation, HardCapReached, SlaWindow, cause_message
+from pbxops.workflows.sla import (
+    Escalation,
+    HardCapReached,
+    SlaWindow,
+    cause_message,
+    ticket_on_unsafe_platform_data,
+)
 
 
 class Step:
@@ -91,8 +97,20 @@ class _ServiceTransition:
                 TransitionRequest(tenant_id=inp.tenant_id, kind=self.kind)
             )
         except ActivityError as err:
-            # Unknown tenant, wrong state: the platform's own sentence, nothing was changed.
-            raise self._failed(cause_message(err), "PlatformRejected") from err
+            # Unknown tenant, wrong state: the platform's own sentence, nothing was changed. A
+            # tenant name unsafe in an email header also tells a person, with one ticket.
+            message = cause_message(err)
+            ticket = await ticket_on_unsafe_platform_data(
+                self._escalation,
+                err,
+                procedure=f"the {label} of tenant '{inp.tenant_id}' before any change",
+                subject=f"{label.capitalize()} of tenant {inp.tenant_id} stopped: unsafe "
+                "platform data",
+            )
+            if ticket is not None:
+                self._status.escalated = True
+                message += f" (support ticket {ticket})"
+            raise self._failed(message, "PlatformRejected") from err
         self._job.job_id = accepted.job_id
         before = accepted.before
 
