@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from pbxops.contracts.deletion import DeletionStatus
 from pbxops.contracts.procedures import Procedure
@@ -45,7 +46,7 @@ def _tickets(stack: Stack, tenant: str) -> list[dict[str, Any]]:
 
 
 async def _ended(stack: Stack, workflow_id: str) -> tuple[WorkflowExecutionStatus, str, Any]:
-    client = await Client.connect(stack.temporal_address)
+    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     handle = client.get_workflow_handle(workflow_id)
     cause = ""
     try:
