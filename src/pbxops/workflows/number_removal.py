@@ -65,13 +65,12 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import minutes_or_hours, plural, utc_time
 
 from pbxops.workflows import calls, legacy_emails
-from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, Tracked, started_by, unsafe_data_ticket
 from pbxops.workflows.sla import (
     Escalation,
     HardCapReached,
     SlaWindow,
     cause_message,
-    ticket_on_unsafe_platform_data,
     wait_with_sla,
 )
 
@@ -172,17 +171,14 @@ class NumberPackageRemoval(Tracked):
                 summary="check the requester is an Admin or Super User",
             )
         except ActivityError as err:
-            message = cause_message(err)
-            ticket = await ticket_on_unsafe_platform_data(
+            ticket = await unsafe_data_ticket(
+                self._status,
                 self._escalation,
                 err,
                 procedure=f"the removal of numbers of tenant '{inp.tenant_id}' before any change",
                 subject=f"Number removal for tenant {inp.tenant_id} stopped: unsafe platform data",
             )
-            if ticket is not None:
-                self._status.escalated = True
-                message += f" (support ticket {ticket})"
-            raise self._failed(message, "PlatformRejected") from err
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         self._tenant_name = verdict.tenant_name
         if not verdict.allowed:
             roles = ", ".join(verdict.roles) or "none: not a user of this tenant"

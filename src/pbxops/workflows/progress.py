@@ -55,6 +55,27 @@ def started_by() -> str | None:
     return value or None
 
 
+async def unsafe_data_ticket(
+    status: ProcedureStatus,
+    escalation: Escalation,
+    err: ActivityError,
+    *,
+    procedure: str,
+    subject: str,
+) -> str:
+    """When the platform's data could not go into an email, open the one support ticket
+    (``ticket_on_unsafe_platform_data``) and record it in the status; " (support ticket T-…)"
+    for the failure's sentence, else ""."""
+    ticket = await ticket_on_unsafe_platform_data(
+        escalation, err, procedure=procedure, subject=subject
+    )
+    if ticket is None:
+        return ""
+    status.ticket_id = ticket
+    status.escalated = True
+    return f" (support ticket {ticket})"
+
+
 class Tracked:
     """A procedure's status for its query and the UI's current details, kept in step."""
 
@@ -88,13 +109,11 @@ class Tracked:
         return fail(message, kind)
 
     async def _ticket_if_unsafe(self, err: ActivityError, procedure: str, subject: str) -> str:
-        """When the platform's data could not go into an email, open the one support ticket
-        (``ticket_on_unsafe_platform_data``); " (support ticket T-…)" for the failure, else ""."""
-        ticket = await ticket_on_unsafe_platform_data(
-            Escalation(self._status.tenant_id), err, procedure=procedure, subject=subject
+        """``unsafe_data_ticket`` for a procedure without an escalation of its own."""
+        return await unsafe_data_ticket(
+            self._status,
+            Escalation(self._status.tenant_id),
+            err,
+            procedure=procedure,
+            subject=subject,
         )
-        if ticket is None:
-            return ""
-        self._status.ticket_id = ticket
-        self._status.escalated = True
-        return f" (support ticket {ticket})"

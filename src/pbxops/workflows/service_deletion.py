@@ -64,13 +64,12 @@ with workflow.unsafe.imports_passed_through():
 
 from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.platform_job import PlatformJob
-from pbxops.workflows.progress import add_note, failed, show_step
+from pbxops.workflows.progress import add_note, failed, show_step, unsafe_data_ticket
 from pbxops.workflows.sla import (
     Escalation,
     HardCapReached,
     SlaWindow,
     cause_message,
-    ticket_on_unsafe_platform_data,
 )
 
 # ASCII digits, the whole string (\d matches any script's digits; $ a final newline).
@@ -292,17 +291,14 @@ class ServiceDeletion:
         except ActivityError as err:
             if self._status.phase == Phase.WITHDRAWN:
                 raise
-            message = cause_message(err)
-            ticket = await ticket_on_unsafe_platform_data(
+            ticket = await unsafe_data_ticket(
+                self._status,
                 self._escalation,
                 err,
                 procedure=f"the deletion of tenant '{inp.tenant_id}' before the code email",
                 subject=f"Deletion of tenant {inp.tenant_id} stopped: unsafe platform data",
             )
-            if ticket is not None:
-                self._status.escalated = True
-                message += f" (support ticket {ticket})"
-            raise self._failed(message, "PlatformRejected") from err
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         self._country, self._timezone = tenant.country, tenant.timezone
         # The lifecycle table decides (contracts/lifecycle.py): only an active or deactivated
         # service can be deleted; a deleting or deleted one "is already" so.

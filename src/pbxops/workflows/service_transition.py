@@ -33,13 +33,12 @@ with workflow.unsafe.imports_passed_through():
 
 from pbxops.workflows import calls, legacy_emails
 from pbxops.workflows.platform_job import PlatformJob
-from pbxops.workflows.progress import add_note, failed, show_step
+from pbxops.workflows.progress import add_note, failed, show_step, unsafe_data_ticket
 from pbxops.workflows.sla import (
     Escalation,
     HardCapReached,
     SlaWindow,
     cause_message,
-    ticket_on_unsafe_platform_data,
 )
 
 
@@ -99,18 +98,15 @@ class _ServiceTransition:
         except ActivityError as err:
             # Unknown tenant, wrong state: the platform's own sentence, nothing was changed. A
             # tenant name unsafe in an email header also tells a person, with one ticket.
-            message = cause_message(err)
-            ticket = await ticket_on_unsafe_platform_data(
+            ticket = await unsafe_data_ticket(
+                self._status,
                 self._escalation,
                 err,
                 procedure=f"the {label} of tenant '{inp.tenant_id}' before any change",
                 subject=f"{label.capitalize()} of tenant {inp.tenant_id} stopped: unsafe "
                 "platform data",
             )
-            if ticket is not None:
-                self._status.escalated = True
-                message += f" (support ticket {ticket})"
-            raise self._failed(message, "PlatformRejected") from err
+            raise self._failed(cause_message(err) + ticket, "PlatformRejected") from err
         self._job.job_id = accepted.job_id
         before = accepted.before
 
