@@ -20,7 +20,6 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pbxops.contracts import search_attributes as sa
     from pbxops.contracts.deletion import SERVICE_DELETED_SIGNAL, ServiceDeleted
     from pbxops.contracts.mobile import (
         DEVICE_EVENT_SIGNAL,
@@ -52,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from pbxops.contracts.wording import days_or_seconds
 
 from pbxops.workflows import calls
-from pbxops.workflows.progress import AUDIT_IN_RESULTS, started_by
+from pbxops.workflows.progress import AUDIT_IN_RESULTS, StepIndex, details, started_by
 from pbxops.workflows.sla import cause_message, fail
 
 # Issuing a code also sends its email: each call gets calls.MUST_SUCCEED, an hour of outages of
@@ -108,7 +107,7 @@ class MobileLine:
         self._error: str | None = None
         self._step = Step.PROVISIONING if not self._state.provisioned else ""
         self._detail = ""
-        self._indexed_step = Step.PROVISIONING
+        self._index = StepIndex(Step.PROVISIONING)
         # Set by the tenant's deletion (a Signal): the line ends with the service.
         self._service_deleted: ServiceDeleted | None = None
         # Carried by continue-as-new with the rest of the state: the next run still shows them.
@@ -127,7 +126,7 @@ class MobileLine:
     @workflow.run
     async def run(self, inp: MobileLineInput) -> MobileLineResult:
         if self._state.provisioned:
-            self._indexed_step = self._step_for_state()
+            self._index.indexed = self._step_for_state()
             self._refresh()
             self._arm_expiry()
         else:
@@ -716,9 +715,7 @@ class MobileLine:
     def _enter(self, step: str, detail: str) -> None:
         self._step = step
         self._detail = detail
-        workflow.set_current_details(f"**{step}**\n\n{detail}")
-        # The Step attribute is what people search for ("lines whose code expired"): upserted only
-        # when it changes (each upsert is a history event and an action).
-        if step not in (Step.ISSUING, Step.DELETING) and step != self._indexed_step:
-            self._indexed_step = step
-            workflow.upsert_search_attributes([sa.STEP.value_set(step)])
+        workflow.set_current_details(details(step, detail))
+        # People search lines by Step ("whose code expired"); the brief steps are not indexed.
+        if step not in (Step.ISSUING, Step.DELETING):
+            self._index.set(step)

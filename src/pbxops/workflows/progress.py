@@ -11,16 +11,35 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from pbxops.workflows.sla import Escalation, fail, ticket_on_unsafe_platform_data
 
 with workflow.unsafe.imports_passed_through():
+    from pbxops.contracts import search_attributes as sa
     from pbxops.contracts.procedures import Outcome, ProcedureStatus
 
 FAILED = "failed"
 DONE = "done"
 
 
+def details(step: str, detail: str) -> str:
+    """The UI's current details: the step in bold, then what is happening and what happens next."""
+    return f"**{step}**\n\n{detail}"
+
+
+class StepIndex:
+    """The Step search attribute, upserted only when the step changes: each upsert is a history
+    event and a billable action, and the step is what people search for."""
+
+    def __init__(self, indexed: str) -> None:
+        self.indexed = indexed
+
+    def set(self, step: str) -> None:
+        if step != self.indexed:
+            self.indexed = step
+            workflow.upsert_search_attributes([sa.STEP.value_set(step)])
+
+
 def show_step(status: ProcedureStatus, step: str, detail: str) -> None:
     status.step = step
     status.step_detail = detail
-    workflow.set_current_details(f"**{step}**\n\n{detail}")
+    workflow.set_current_details(details(step, detail))
 
 
 def add_note(status: ProcedureStatus, note: str) -> None:
@@ -82,7 +101,7 @@ class Tracked:
     _status: ProcedureStatus
 
     def _render(self) -> str:
-        return f"**{self._status.step}**\n\n{self._status.step_detail}"
+        return details(self._status.step, self._status.step_detail)
 
     def _show(self, note: str = "") -> None:
         """Show the status again (after a change below the step), with ``note`` appended."""
