@@ -18,8 +18,6 @@ from pbxops.cli.platform import PlatformApi, check_tenant_id
 from pbxops.contracts.wording import plural
 from pbxops.runtime.settings import get_settings
 
-# --- call detail records ------------------------------------------------------------------------
-
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 CDR_COLUMNS = (

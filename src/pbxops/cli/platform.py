@@ -43,14 +43,23 @@ class PlatformApi:
         await self._http.aclose()
 
     async def call(
-        self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        *,
+        missing_ok: bool = False,
     ) -> Any:
         """One request, every answer that is not a success mapped to one sentence: the
-        platform's own ``detail`` for a refusal, "try again" for its failures."""
+        platform's own ``detail`` for a refusal, "try again" for its failures. ``missing_ok``:
+        None for a 404 instead of an error."""
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TransportError as err:
             raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
+        if response.status_code == 404 and missing_ok:
+            return None
         if response.status_code == 401:
             raise OperatorError("the PBX platform refused our token (check PBXOPS_PLATFORM_TOKEN)")
         if 400 <= response.status_code < 500:
@@ -92,15 +101,6 @@ class PlatformApi:
             params["tenant_id"] = check_tenant_id(tenant_id)
         return await self._get("/helpdesk/tickets", params=params)
 
-    async def _maybe(self, path: str) -> Any | None:
-        try:
-            response = await self._http.get(path)
-        except httpx.TransportError as err:
-            raise OperatorError(f"cannot reach the PBX platform at {self._url} ({err})") from err
-        if response.status_code == 404:
-            return None
-        return await self._get(path)
-
     async def account(self, account_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._get(
             f"/pbx/customers/{quote(check_tenant_id(account_id), safe='')}"
@@ -108,7 +108,9 @@ class PlatformApi:
         return result
 
     async def reseller(self, reseller_id: str) -> dict[str, Any] | None:
-        return await self._maybe(f"/pbx/resellers/{quote(reseller_id, safe='')}")
+        return await self.call(
+            "GET", f"/pbx/resellers/{quote(reseller_id, safe='')}", missing_ok=True
+        )
 
     async def customers(self, reseller_id: str | None) -> list[dict[str, Any]]:
         params = {"reseller": reseller_id} if reseller_id else None
