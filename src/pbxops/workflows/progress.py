@@ -52,11 +52,15 @@ def failed(status: ProcedureStatus, message: str, kind: str) -> ApplicationError
 
     The message is a human sentence, shown as-is by the UI and the CLI.
     """
+    _record_failure(status, message)
+    show_step(status, FAILED, message)
+    return fail(message, kind)
+
+
+def _record_failure(status: ProcedureStatus, message: str) -> None:
     status.outcome = Outcome.FAILED
     status.error = message
     status.finished_at = workflow.now()
-    show_step(status, FAILED, message)
-    return fail(message, kind)
 
 
 # Procedures started after this change record who started and who changed them in their
@@ -121,9 +125,7 @@ class Tracked:
 
     def _failed(self, message: str, kind: str) -> ApplicationError:
         """Record the failure (a human sentence, shown as-is); raise the returned error."""
-        self._status.outcome = Outcome.FAILED
-        self._status.error = message
-        self._status.finished_at = workflow.now()
+        _record_failure(self._status, message)
         self._enter(FAILED, message)
         return fail(message, kind)
 
